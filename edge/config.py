@@ -1,0 +1,245 @@
+"""Configuration: TOML validated by pydantic at load, failing fast with the key and the rule.
+
+Legal numbers are floors from `edge.legal`; a setting may be stricter than the law, never laxer.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge import legal
+from edge.redact import redact_text
+
+CAMERA_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BoxConfig(Strict):
+    id: str = Field(default="edge-box", min_length=1, max_length=64, description="Box identity in reports.")
+    name: str = "edge recorder"
+    site: str = ""
+    operator: str = Field(default="", description="Unit that operates the system (filing pack).")
+
+
+class StorageConfig(Strict):
+    root: Path = Path("/var/lib/edge")
+    segment_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+    #: Bytes kept free for the index and logs; recording pauses before eating into them.
+    reserve_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    #: fdatasync the active segment at most this often, so a power cut loses at most this much.
+    sync_interval: float = Field(default=2.0, ge=0.0, le=60.0)
+
+
+class ApiConfig(Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class RetentionConfig(Strict):
+    min_days: float = Field(default=legal.MIN_RETENTION_DAYS)
+    max_days: float | None = None
+    hold_days: float = Field(default=legal.MIN_HOLD_DAYS)
+    high_watermark: float = Field(default=0.90, gt=0.0, lt=1.0)
+    low_watermark: float = Field(default=0.85, gt=0.0, lt=1.0)
+    max_bytes: int | None = Field(default=None, gt=0)
+    on_full: Literal["protect_floor", "overwrite_oldest"] = "protect_floor"
+    sweep_interval: float = Field(default=60.0, gt=0.0, le=3600.0)
+    #: Capacity alarm when the forecast is under min_days plus this margin.
+    forecast_margin_days: float = Field(default=7.0, ge=0.0)
+    #: Trailing window over which byte rates are measured for the forecast.
+    rate_window_hours: float = Field(default=24.0, gt=0.0)
+
+    @field_validator("min_days")
+    @classmethod
+    def _floor(cls, v: float) -> float:
+        if v < legal.MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"must be at least {legal.MIN_RETENTION_DAYS} days: Art. 19(8) requires footage "
+                f"to be kept at least {legal.MIN_RETENTION_DAYS} days"
+            )
+        return v
+
+    @field_validator("hold_days")
+    @classmethod
+    def _hold_floor(cls, v: float) -> float:
+        if v < legal.MIN_HOLD_DAYS:
+            raise ValueError(
+                f"must be at least {legal.MIN_HOLD_DAYS} days: Art. 19(8) requires footage important "
+                "to public safety to be kept at least 2 years"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _order(self) -> RetentionConfig:
+        if self.max_days is not None and self.max_days < self.min_days:
+            raise ValueError(f"max_days ({self.max_days}) must be >= min_days ({self.min_days})")
+        if self.low_watermark >= self.high_watermark:
+            raise ValueError("low_watermark must be below high_watermark")
+        return self
+
+
+class HealthConfig(Strict):
+    enabled: bool = True
+    interval_seconds: float = Field(default=60.0, gt=0.0, le=3600.0)
+
+
+class AccessConfig(Strict):
+    #: Pending export requests expire after this many hours.
+    request_ttl_hours: float = Field(default=24.0, gt=0.0, le=24.0 * 30)
+    #: Failed authentications allowed per source per minute before throttling.
+    auth_failures_per_minute: int = Field(default=10, ge=1, le=1000)
+
+
+class CameraConfig(Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    url: str
+    site_category: str
+    enabled: bool = True
+    location: str = Field(default="", description="Where the camera is and what it covers.")
+    signage: bool = Field(default=False, description="Art. 10: a sign marks the camera and its coverage.")
+    expected_bitrate: int = Field(default=4_000_000, gt=0, description="bit/s, for the forecast.")
+    reconnect_initial: float = Field(default=0.5, gt=0.0, le=60.0)
+    reconnect_max: float = Field(default=5.0, gt=0.0, le=600.0)
+    stall_timeout: float = Field(default=10.0, gt=0.0, le=600.0)
+    record_audio: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not CAMERA_ID.match(v):
+            raise ValueError("must match [a-z0-9-]+ (lower-case letters, digits, single dashes)")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        try:
+            parts = urlsplit(v)
+            _ = parts.port
+        except ValueError:
+            raise ValueError("is not a valid URL") from None
+        if parts.scheme not in ("rtsp", "rtsps"):
+            raise ValueError("must be an rtsp:// or rtsps:// URL")
+        if not parts.hostname:
+            raise ValueError("must name a host (rtsp://HOST[:PORT]/PATH)")
+        return v
+
+    @field_validator("site_category")
+    @classmethod
+    def _category(cls, v: str) -> str:
+        if v in legal.PROHIBITED_SITE_CATEGORIES:
+            raise ValueError(
+                f"'{v}' is a place where cameras are prohibited ({legal.PROHIBITED_SITE_CATEGORIES[v]})"
+            )
+        if v not in legal.ALLOWED_SITE_CATEGORIES:
+            raise ValueError(
+                f"'{v}' is not a known Art. 9 site category (see `edge categories` or the README)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _backoff(self) -> CameraConfig:
+        if self.reconnect_max < self.reconnect_initial:
+            raise ValueError("reconnect_max must be >= reconnect_initial")
+        return self
+
+
+class EdgeConfig(Strict):
+    box: BoxConfig = BoxConfig()
+    storage: StorageConfig = StorageConfig()
+    api: ApiConfig = ApiConfig()
+    retention: RetentionConfig = RetentionConfig()
+    health: HealthConfig = HealthConfig()
+    access: AccessConfig = AccessConfig()
+    cameras: Annotated[list[CameraConfig], Field(default_factory=list)]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> EdgeConfig:
+        seen: set[str] = set()
+        for i, cam in enumerate(self.cameras):
+            if cam.id in seen:
+                raise ValueError(f"cameras[{i}].id: duplicate camera id '{cam.id}'")
+            seen.add(cam.id)
+        return self
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise KeyError(camera_id)
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `problems` holds one readable line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def _problems(err: ValidationError, data: dict[str, object]) -> list[str]:
+    lines = []
+    for e in err.errors(include_input=False, include_url=False):
+        loc = tuple(p for p in e["loc"])
+        path = _loc(loc)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the configuration schema)"
+        # Name the camera too, since operators think in camera ids rather than list indexes.
+        if len(loc) >= 2 and loc[0] == "cameras" and isinstance(loc[1], int):
+            cams = data.get("cameras")
+            if isinstance(cams, list) and loc[1] < len(cams) and isinstance(cams[loc[1]], dict):
+                cam_id = cams[loc[1]].get("id")
+                if isinstance(cam_id, str):
+                    path = f"{path} (camera '{cam_id}')"
+        if not path and msg.startswith("cameras["):
+            path, _, msg = msg.partition(": ")
+        lines.append(redact_text(f"{path or '<root>'}: {msg}"))
+    return lines
+
+
+def parse_config(data: dict[str, object], source: str = "<config>") -> EdgeConfig:
+    try:
+        return EdgeConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(source, _problems(err, data)) from None
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    cfg = parse_config(data, str(path))
+    if not cfg.storage.root.is_absolute():
+        # Relative roots are relative to the config file, so `edge run -c` works from any cwd.
+        root = (path.parent / cfg.storage.root).resolve()
+        cfg = cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"root": root})})
+    return cfg

@@ -1,0 +1,283 @@
+"""The embedded index (SQLite, WAL): segments, gaps and anomalies, the single source of truth
+that the API, the sweeper and `edge verify` read instead of scanning directories.
+
+Commits use synchronous=FULL: a segment row or an audit row, once committed, survives a power
+cut. They are rare (one segment close per camera per segment length), so the cost is small.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from storage.chain import GENESIS, segment_link
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (
+    id INTEGER PRIMARY KEY,
+    camera TEXT NOT NULL,
+    seq INTEGER NOT NULL,            -- position in the camera's chain, from 0
+    start_us INTEGER NOT NULL,       -- wall-clock UTC, microseconds since the epoch
+    end_us INTEGER NOT NULL,
+    path TEXT NOT NULL,              -- relative to the storage root
+    bytes INTEGER NOT NULL,
+    packets INTEGER NOT NULL,
+    codec TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    chain TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT 'recorded',   -- recorded | recovered | adopted
+    state TEXT NOT NULL DEFAULT 'stored',      -- stored | deleting | deleted | missing
+    created_us INTEGER NOT NULL,
+    deleted_us INTEGER,
+    delete_reason TEXT,
+    UNIQUE (camera, seq)
+);
+CREATE INDEX IF NOT EXISTS segments_camera_start ON segments (camera, start_us);
+CREATE INDEX IF NOT EXISTS segments_stored_end ON segments (end_us) WHERE state = 'stored';
+CREATE TABLE IF NOT EXISTS gaps (
+    id INTEGER PRIMARY KEY,
+    camera TEXT NOT NULL,
+    start_us INTEGER NOT NULL,
+    end_us INTEGER,                  -- NULL while the outage lasts
+    reason TEXT NOT NULL,            -- refused | timeout | stream_ended | bad_data | stalled | ...
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS gaps_camera_start ON gaps (camera, start_us);
+CREATE TABLE IF NOT EXISTS anomalies (
+    id INTEGER PRIMARY KEY,
+    time_us INTEGER NOT NULL,
+    camera TEXT,
+    kind TEXT NOT NULL,              -- unindexed_file | missing_file | salvaged | quarantined | ...
+    path TEXT,
+    detail TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: int
+    camera: str
+    seq: int
+    start_us: int
+    end_us: int
+    path: str
+    bytes: int
+    packets: int
+    codec: str
+    width: int
+    height: int
+    sha256: str
+    chain: str
+    origin: str
+    state: str
+    created_us: int
+    deleted_us: int | None
+    delete_reason: str | None
+
+
+SEGMENT_COLUMNS = ", ".join(f.name for f in fields(Segment))
+
+
+@dataclass(frozen=True)
+class NewSegment:
+    camera: str
+    start_us: int
+    end_us: int
+    path: str
+    bytes: int
+    packets: int
+    codec: str
+    width: int
+    height: int
+    sha256: str
+    origin: str = "recorded"
+
+
+@dataclass(frozen=True)
+class Gap:
+    id: int
+    camera: str
+    start_us: int
+    end_us: int | None
+    reason: str
+    detail: str
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class Index:
+    """One writer connection behind a lock; one reader connection per thread (WAL readers never
+    block the writer, so the API stays responsive while segments close)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._writer = _connect(path)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self.execute_schema(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+            self._writer.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A transaction on the writer connection (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK)."""
+        with self._lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    def execute_schema(self, ddl: str) -> None:
+        """Other stores (holds, register, users) keep their tables in this same file."""
+        with self._lock:
+            self._writer.executescript(ddl)
+
+    def reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    # -- meta -----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.reader().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as c:
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- segments -------------------------------------------------------------------------------
+    def add_segment(self, seg: NewSegment, now_us: int) -> Segment:
+        """Append to the camera's chain; the chain value is computed inside the transaction so two
+        writers can never link to the same predecessor."""
+        with self.write() as c:
+            head = c.execute(
+                "SELECT seq, chain FROM segments WHERE camera=? ORDER BY seq DESC LIMIT 1", (seg.camera,)
+            ).fetchone()
+            seq, prev = (0, GENESIS) if head is None else (head[0] + 1, head[1])
+            chain = segment_link(prev, seg.sha256, seg.camera, seg.start_us, seg.end_us, seg.bytes)
+            cur = c.execute(
+                "INSERT INTO segments (camera, seq, start_us, end_us, path, bytes, packets, codec, width,"
+                " height, sha256, chain, origin, state, created_us) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'stored', ?)",
+                (seg.camera, seq, seg.start_us, seg.end_us, seg.path, seg.bytes, seg.packets, seg.codec,
+                 seg.width, seg.height, seg.sha256, chain, seg.origin, now_us),
+            )
+            row_id = cur.lastrowid
+            assert row_id is not None
+        return Segment(row_id, seg.camera, seq, seg.start_us, seg.end_us, seg.path, seg.bytes, seg.packets,
+                       seg.codec, seg.width, seg.height, seg.sha256, chain, seg.origin, "stored", now_us,
+                       None, None)
+
+    def _segments(self, sql: str, args: tuple[object, ...]) -> list[Segment]:
+        return [Segment(*row) for row in self.reader().execute(sql, args)]
+
+    def last_segment(self, camera: str) -> Segment | None:
+        rows = self._segments(
+            f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE camera=? ORDER BY seq DESC LIMIT 1", (camera,)
+        )
+        return rows[0] if rows else None
+
+    def segment_by_id(self, seg_id: int) -> Segment | None:
+        rows = self._segments(f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE id=?", (seg_id,))
+        return rows[0] if rows else None
+
+    def segments_in_range(self, camera: str, start_us: int, end_us: int, stored_only: bool = True) -> list[Segment]:
+        """Segments overlapping [start_us, end_us), in time order."""
+        state = "AND state='stored'" if stored_only else ""
+        # Segments are at most an hour long; bounding start from below keeps this an index range scan.
+        return self._segments(
+            f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE camera=? AND start_us < ? AND start_us >= ?"
+            f" AND end_us > ? {state} ORDER BY start_us",
+            (camera, end_us, start_us - 3_600_000_000 * 2, start_us),
+        )
+
+    def chain_of(self, camera: str) -> Iterator[Segment]:
+        """Every segment row of a camera in chain order, deleted ones included."""
+        cur = self.reader().execute(
+            f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE camera=? ORDER BY seq", (camera,)
+        )
+        for row in cur:
+            yield Segment(*row)
+
+    def cameras(self) -> list[str]:
+        return [r[0] for r in self.reader().execute("SELECT DISTINCT camera FROM segments ORDER BY camera")]
+
+    def paths_of_camera(self, camera: str) -> set[str]:
+        return {r[0] for r in self.reader().execute("SELECT path FROM segments WHERE camera=?", (camera,))}
+
+    def set_state(self, seg_id: int, state: str) -> None:
+        with self.write() as c:
+            c.execute("UPDATE segments SET state=? WHERE id=?", (state, seg_id))
+
+    # -- gaps -----------------------------------------------------------------------------------
+    def open_gap(self, camera: str, start_us: int, reason: str, detail: str = "") -> int:
+        with self.write() as c:
+            cur = c.execute(
+                "INSERT INTO gaps (camera, start_us, end_us, reason, detail) VALUES (?, ?, NULL, ?, ?)",
+                (camera, start_us, reason, detail),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    def update_gap(self, gap_id: int, reason: str, detail: str) -> None:
+        with self.write() as c:
+            c.execute("UPDATE gaps SET reason=?, detail=? WHERE id=?", (reason, detail, gap_id))
+
+    def close_gap(self, gap_id: int, end_us: int) -> None:
+        with self.write() as c:
+            c.execute("UPDATE gaps SET end_us=? WHERE id=? AND end_us IS NULL", (end_us, gap_id))
+
+    def close_open_gaps(self, camera: str, end_us: int) -> None:
+        with self.write() as c:
+            c.execute("UPDATE gaps SET end_us=max(start_us, ?) WHERE camera=? AND end_us IS NULL", (end_us, camera))
+
+    def gaps(self, camera: str, since_us: int = 0, until_us: int | None = None) -> list[Gap]:
+        until = until_us if until_us is not None else 2**62
+        rows = self.reader().execute(
+            "SELECT id, camera, start_us, end_us, reason, detail FROM gaps WHERE camera=?"
+            " AND (end_us IS NULL OR end_us >= ?) AND start_us < ? ORDER BY start_us",
+            (camera, since_us, until),
+        )
+        return [Gap(*r) for r in rows]
+
+    # -- anomalies ------------------------------------------------------------------------------
+    def add_anomaly(self, time_us: int, kind: str, camera: str | None, path: str | None, detail: str) -> None:
+        with self.write() as c:
+            c.execute(
+                "INSERT INTO anomalies (time_us, camera, kind, path, detail) VALUES (?, ?, ?, ?, ?)",
+                (time_us, camera, kind, path, detail),
+            )
+
+    def anomalies(self, limit: int = 100) -> list[tuple[int, str | None, str, str | None, str]]:
+        return list(self.reader().execute(
+            "SELECT time_us, camera, kind, path, detail FROM anomalies ORDER BY id DESC LIMIT ?", (limit,)
+        ))

@@ -1,0 +1,87 @@
+"""The segment store: the one place that turns a finished file into an indexed, chained segment.
+
+Order of a close (never the index ahead of the media): fsync file, rename, fsync dir, then the
+index row in a FULL-synchronous commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.clock import Clock
+from storage.index import Index, NewSegment, Segment
+from storage.layout import Layout
+from storage.writer import SegmentFile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    codec: str
+    width: int
+    height: int
+
+
+class SegmentStore:
+    def __init__(self, root: Path, clock: Clock, sync_interval: float = 2.0) -> None:
+        self.layout = Layout(root)
+        self.layout.ensure()
+        self.clock = clock
+        self.index = Index(self.layout.index_path)
+        self.sync_interval = sync_interval
+
+    def close(self) -> None:
+        self.index.close()
+
+    def open_segment(self, camera: str, start_us: int) -> SegmentFile:
+        last = self.index.last_segment(camera)
+        # Two segments never share a name, even if a camera's clock steps backwards.
+        if last is not None and start_us <= last.start_us:
+            start_us = last.start_us + 1
+        while self.layout.segment_path(camera, start_us).exists() or self.layout.partial_path(
+            camera, start_us
+        ).exists():
+            start_us += 1
+        return SegmentFile(
+            self.layout.partial_path(camera, start_us),
+            self.layout.segment_path(camera, start_us),
+            self.layout.root,
+            start_us,
+            self.sync_interval,
+        )
+
+    def commit(
+        self,
+        camera: str,
+        file: SegmentFile,
+        end_us: int,
+        packets: int,
+        info: StreamInfo,
+        origin: str = "recorded",
+    ) -> Segment:
+        start_us = file.start_us
+        published = file.publish()
+        seg = self.index.add_segment(
+            NewSegment(
+                camera=camera,
+                start_us=start_us,
+                end_us=max(end_us, start_us + 1),
+                path=self.layout.relative(published.path),
+                bytes=published.size,
+                packets=packets,
+                codec=info.codec,
+                width=info.width,
+                height=info.height,
+                sha256=published.sha256,
+                origin=origin,
+            ),
+            self.clock.now_us(),
+        )
+        log.debug("segment closed camera=%s seq=%d bytes=%d", camera, seg.seq, seg.bytes)
+        return seg
+
+    def path_of(self, seg: Segment) -> Path:
+        return self.layout.root / seg.path

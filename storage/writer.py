@@ -1,0 +1,77 @@
+"""The active segment file: written under a temporary name, hashed while writing, published durably.
+
+The muxer is handed this object as a write-only sink. Without `seek`, FFmpeg treats the output as
+non-seekable, so every byte passes through `write` exactly once, in order, and the SHA-256 taken
+here is the hash of the final file without reading it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.fsutil import fsync_dir, make_dirs_durable
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    path: Path
+    sha256: str
+    size: int
+
+
+class SegmentFile:
+    def __init__(self, partial: Path, final: Path, root: Path, start_us: int, sync_interval: float = 2.0) -> None:
+        make_dirs_durable(partial.parent, root)
+        #: The segment's wall-clock start, as encoded in its file name.
+        self.start_us = start_us
+        self.partial = partial
+        self.final = final
+        self._fd: int | None = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        self._sha = hashlib.sha256()
+        self.size = 0
+        self._sync_interval = sync_interval
+        self._last_sync = time.monotonic()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._fd is None:
+            raise ValueError("segment file already closed")
+        view = memoryview(data)
+        total = len(view)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        self._sha.update(data)
+        self.size += total
+        # Bytes written reach the page cache at once (no user-space buffer), so a killed process
+        # loses nothing; the periodic fdatasync bounds what a power cut can lose.
+        if self._sync_interval and time.monotonic() - self._last_sync >= self._sync_interval:
+            os.fdatasync(self._fd)
+            self._last_sync = time.monotonic()
+        return total
+
+    def publish(self) -> PublishedFile:
+        """fsync, rename to the final name, fsync the directory. Only then may the index know it."""
+        if self._fd is None:
+            raise ValueError("segment file already closed")
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        os.rename(self.partial, self.final)
+        fsync_dir(self.final.parent)
+        return PublishedFile(self.final, self._sha.hexdigest(), self.size)
+
+    def discard(self) -> None:
+        """Remove a partial that holds no footage (nothing was muxed into it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.partial.unlink(missing_ok=True)
+        fsync_dir(self.partial.parent)
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
