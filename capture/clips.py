@@ -129,7 +129,7 @@ def _encode(path: Path, frames: Iterator[Image], width: int, height: int, fps: i
         stream.height = height
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, fps)
-        options = {"preset": "veryfast", "x264-params": x264, "g": str(gop), "bf": "0"}
+        options: dict[str, object] = {"preset": "veryfast", "x264-params": x264, "g": str(gop), "bf": "0"}
         if bitrate:
             stream.bit_rate = bitrate
             # VBV caps keep per-GOP sizes close to the target, like a real camera's CBR.
@@ -194,7 +194,7 @@ def _scene_canvas(width: int, height: int, seed: int) -> Image:
 
 def _view(canvas: Image, width: int, height: int, moved: bool) -> Image:
     """Cut the camera's view out of the canvas; ``moved`` re-aims it (pan 25 % + 10 deg roll)."""
-    cx, cy = width, height  # centre of the canvas = centre of the normal view
+    cx, cy = float(width), float(height)  # centre of the canvas = centre of the normal view
     angle = 0.0
     if moved:
         cx += 0.25 * width
@@ -203,8 +203,9 @@ def _view(canvas: Image, width: int, height: int, moved: bool) -> Image:
     # Shift so the chosen canvas point lands in the middle of the output image.
     m[0, 2] += width / 2 - cx
     m[1, 2] += height / 2 - cy
-    return cv2.warpAffine(canvas, m, (width, height), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT)
+    out = cv2.warpAffine(canvas, m, (width, height), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT)
+    return np.asarray(out, dtype=np.uint8)
 
 
 def _draw_moving(img: Image, i: int, fps: int) -> None:
@@ -241,7 +242,7 @@ def _frames(kind: str, width: int, height: int, fps: int, n: int, seed: int) -> 
             img = view.copy()
             _draw_moving(img, i, fps)
             if kind == "blurred":
-                img = cv2.GaussianBlur(img, (0, 0), 8.0)
+                img = np.asarray(cv2.GaussianBlur(img, (0, 0), 8.0), dtype=np.uint8)
             yield img
     elif kind == "black":
         for _ in range(n):

@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", action="append", default=[], metavar="NAME=FPS",
                     help="frame rate of a mount's clip (Annex-B has no timestamps); default 25")
     ap.add_argument("--address", default="127.0.0.1")
+    ap.add_argument("--parent-pid", type=int, default=0,
+                    help="exit when this process is no longer our parent (test harness died)")
     args = ap.parse_args(argv)
 
     mounts = _parse_pairs(args.mount, "mount")
@@ -114,6 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         return GLib.SOURCE_CONTINUE
 
     GLib.timeout_add_seconds(2, _cleanup)
+
+    # The server runs in its own session, so a SIGKILLed test runner would leave it
+    # serving forever; notice being re-parented and leave too.
+    if args.parent_pid:
+        def _watch_parent() -> bool:
+            if os.getppid() != args.parent_pid:
+                loop.quit()
+                return GLib.SOURCE_REMOVE
+            return GLib.SOURCE_CONTINUE
+
+        GLib.timeout_add(500, _watch_parent)
 
     print(f"READY {server.get_bound_port()}", flush=True)
     try:

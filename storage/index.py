@@ -281,3 +281,24 @@ class Index:
         return list(self.reader().execute(
             "SELECT time_us, camera, kind, path, detail FROM anomalies ORDER BY id DESC LIMIT ?", (limit,)
         ))
+
+    # -- startup recovery -----------------------------------------------------------------------
+    def segments_in_state(self, state: str) -> list[Segment]:
+        """Rows of every camera in one state (recovery finishes the 'deleting' ones); few by design."""
+        return self._segments(f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE state=? ORDER BY id", (state,))
+
+    def finish_deletion(self, seg_id: int, deleted_us: int, reason: str) -> None:
+        """Last phase of a two-phase delete: the file is gone, the row stays in the chain."""
+        with self.write() as c:
+            c.execute(
+                "UPDATE segments SET state='deleted', deleted_us=?, delete_reason=coalesce(delete_reason, ?)"
+                " WHERE id=?",
+                (deleted_us, reason, seg_id),
+            )
+
+    def open_gaps(self) -> list[Gap]:
+        """Gaps of every camera still open (end_us NULL)."""
+        rows = self.reader().execute(
+            "SELECT id, camera, start_us, end_us, reason, detail FROM gaps WHERE end_us IS NULL ORDER BY id"
+        )
+        return [Gap(*r) for r in rows]

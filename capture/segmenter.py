@@ -1,0 +1,173 @@
+"""Cuts one camera's packets into keyframe-aligned fMP4 segments (stream copy, never re-encoding).
+
+Every segment starts on a video keyframe and plays from time 0; it rolls at the first keyframe at
+or after `segment_seconds`, and also when the codec parameters change or the timestamps jump.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import av.container
+import av.stream
+
+from capture.paramsets import as_annexb, parameter_sets
+from storage.index import Segment
+from storage.store import SegmentStore, StreamInfo
+from storage.writer import SegmentFile
+
+log = logging.getLogger(__name__)
+
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+
+
+@dataclass
+class OutPacket:
+    """A packet ready for muxing: timestamps repaired, in its input stream's time base."""
+
+    packet: av.Packet
+    pts: int
+    dts: int
+    is_video: bool
+
+
+class _Active:
+    def __init__(self, file: SegmentFile, container: av.container.OutputContainer, base_dts: int,
+                 base_dts_audio: int | None, params: tuple[bytes, ...], info: StreamInfo) -> None:
+        self.file = file
+        self.container = container
+        self.base_dts = base_dts
+        self.base_dts_audio = base_dts_audio
+        self.params = params
+        self.info = info
+        self.video_out: av.stream.Stream = container.streams.video[0]
+        self.audio_out: av.stream.Stream | None = container.streams.audio[0] if container.streams.audio else None
+        self.packets = 0
+        self.last_end_dts = base_dts
+        self.mux_errors = 0
+
+
+class Segmenter:
+    def __init__(
+        self,
+        camera: str,
+        store: SegmentStore,
+        segment_seconds: float,
+        video_in: av.stream.Stream,
+        audio_in: av.stream.Stream | None,
+        wall_of: Callable[[int], int],
+        on_closed: Callable[[Segment], None],
+        frame_ticks: int,
+    ) -> None:
+        self.frame_ticks = frame_ticks
+        self.camera = camera
+        self.store = store
+        self.video_in = video_in
+        self.audio_in = audio_in
+        tb = video_in.time_base
+        assert tb is not None
+        self.vtb: Fraction = tb
+        self.segment_ticks = int(segment_seconds / self.vtb)
+        self.wall_of = wall_of
+        self.on_closed = on_closed
+        ctx = video_in.codec_context
+        self.codec = ctx.name
+        self.params: tuple[bytes, ...] = parameter_sets(self.codec, bytes(ctx.extradata or b""))
+        self.info = StreamInfo(self.codec, ctx.width or 0, ctx.height or 0)
+        self.active: _Active | None = None
+        self.dropped_before_key = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.active is not None
+
+    def write(self, out: OutPacket) -> None:
+        pkt = out.packet
+        if out.is_video and pkt.is_keyframe:
+            inband = parameter_sets(self.codec, bytes(pkt))
+            changed = bool(inband) and inband != self.params
+            if changed:
+                self._params_changed(inband, pkt)
+            act = self.active
+            if act is not None and (changed or out.dts - act.base_dts >= self.segment_ticks):
+                if changed:
+                    log.info("camera %s: codec parameters changed, starting a new segment", self.camera)
+                self.close()
+            if self.active is None:
+                self._open(out.dts)
+        act = self.active
+        if act is None:
+            self.dropped_before_key += 1
+            return
+        if out.is_video:
+            pkt.pts, pkt.dts = out.pts - act.base_dts, out.dts - act.base_dts
+            pkt.stream = act.video_out
+            dur = pkt.duration or self.frame_ticks
+            act.last_end_dts = max(act.last_end_dts, out.dts + dur, out.pts + dur)
+        else:
+            if act.audio_out is None or act.base_dts_audio is None or out.dts < act.base_dts_audio:
+                return
+            pkt.pts, pkt.dts = out.pts - act.base_dts_audio, out.dts - act.base_dts_audio
+            pkt.stream = act.audio_out
+        try:
+            act.container.mux(pkt)
+            act.packets += out.is_video
+        except (av.error.ValueError, av.error.InvalidDataError) as exc:
+            # One bad packet must not end the segment; a muxer that keeps refusing does.
+            act.mux_errors += 1
+            if act.mux_errors in (1, 100):
+                log.warning("camera %s: muxer refused a packet (%s)", self.camera, exc)
+            if act.mux_errors >= 100:
+                self.close()
+
+    def _params_changed(self, inband: tuple[bytes, ...], pkt: av.Packet) -> None:
+        self.params = inband
+        width, height = self.info.width, self.info.height
+        try:
+            # Decoding one keyframe is the reliable way to learn the new size; it happens only when
+            # the camera really changed its parameters.
+            dec = av.CodecContext.create(self.codec, "r")
+            dec.extradata = as_annexb(inband)
+            for frame in dec.decode(av.Packet(bytes(pkt))):  # type: ignore[attr-defined]
+                width, height = frame.width, frame.height
+                break
+        except (av.error.FFmpegError, ValueError) as exc:
+            log.warning("camera %s: could not probe new parameters (%s)", self.camera, exc)
+        self.info = StreamInfo(self.codec, width, height)
+
+    def _open(self, base_dts: int) -> None:
+        start_us = self.wall_of(base_dts)
+        file = self.store.open_segment(self.camera, start_us)
+        container = av.open(file, mode="w", format="mp4", options={"movflags": MOVFLAGS})
+        vout = container.add_stream_from_template(self.video_in)
+        if self.params:
+            vout.codec_context.extradata = as_annexb(self.params)
+        base_audio: int | None = None
+        if self.audio_in is not None:
+            container.add_stream_from_template(self.audio_in)
+            atb = self.audio_in.time_base
+            assert atb is not None
+            base_audio = int(base_dts * self.vtb / atb)
+        self.active = _Active(file, container, base_dts, base_audio, self.params, self.info)
+
+    def close(self) -> Segment | None:
+        """Finish the active segment: trailer, fsync, rename, index row. Returns the new segment."""
+        act, self.active = self.active, None
+        if act is None:
+            return None
+        try:
+            act.container.close()
+        except av.error.FFmpegError as exc:
+            # The fragments already written are intact; only the closing index (mfra) is missing.
+            log.warning("camera %s: muxer close failed (%s); keeping the complete fragments", self.camera, exc)
+        if act.packets == 0:
+            act.file.discard()
+            return None
+        end_us = self.wall_of(act.last_end_dts)
+        seg = self.store.commit(self.camera, act.file, end_us, act.packets, act.info)
+        self.on_closed(seg)
+        return seg

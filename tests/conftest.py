@@ -1,0 +1,69 @@
+"""Fixtures: real RTSP cameras on loopback, real daemons, real stores in tmp dirs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from capture.simulator import Simulator, make_clip, simulator_available  # noqa: E402
+from helpers import DaemonProcess  # noqa: E402
+
+#: Small clips keep the simulator and the recorder cheap; GOP 25 at 25 fps is one keyframe a second.
+CLIP = {"width": 320, "height": 180, "fps": 25, "gop": 25, "seconds": 6.0}
+ARTIFACTS = Path(os.environ.get("EDGE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+
+
+@pytest.fixture(scope="session")
+def clip_dir() -> Path:
+    from capture.simulator import default_clip_dir
+
+    d = default_clip_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="session")
+def require_simulator() -> None:
+    missing = simulator_available()
+    if missing is not None:
+        pytest.fail(f"the RTSP simulator cannot run here; `make test` installs it as root: {missing}")
+
+
+@pytest.fixture
+def clip(clip_dir: Path) -> Callable[..., Path]:
+    def make(kind: str = "normal", seed: int = 0, **overrides: object) -> Path:
+        params: dict[str, object] = {**CLIP, **overrides}
+        return make_clip(clip_dir, kind, seed=seed, **params)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def simulator(require_simulator: None) -> Iterator[Callable[..., Simulator]]:
+    """Factory: simulator({'cam1': clip_path, ...}) -> a started Simulator, stopped at teardown."""
+    started: list[Simulator] = []
+
+    def start(mounts: dict[str, Path], port: int | None = None) -> Simulator:
+        sim = Simulator(mounts, port=port)
+        sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    """Daemons registered here are killed at teardown even when a test fails half-way."""
+    procs: list[DaemonProcess] = []
+    yield procs
+    for d in procs:
+        d.cleanup()
