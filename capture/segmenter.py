@@ -77,7 +77,7 @@ class Segmenter:
         ctx = video_in.codec_context
         self.codec = ctx.name
         self.params: tuple[bytes, ...] = parameter_sets(self.codec, bytes(ctx.extradata or b""))
-        self.info = StreamInfo(self.codec, ctx.width or 0, ctx.height or 0)
+        self.info = StreamInfo(self.codec, getattr(ctx, "width", 0) or 0, getattr(ctx, "height", 0) or 0)
         self.active: _Active | None = None
         self.dropped_before_key = 0
 
@@ -116,7 +116,7 @@ class Segmenter:
         try:
             act.container.mux(pkt)
             act.packets += out.is_video
-        except (av.error.ValueError, av.error.InvalidDataError) as exc:
+        except (ValueError, av.error.FFmpegError) as exc:
             # One bad packet must not end the segment; a muxer that keeps refusing does.
             act.mux_errors += 1
             if act.mux_errors in (1, 100):

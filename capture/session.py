@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from fractions import Fraction
@@ -103,7 +104,8 @@ class Session:
         apol: TimestampPolicy | None = None
         if audio is not None and audio.time_base is not None:
             atb = audio.time_base
-            afr = max(1, int(1024 / ((audio.codec_context.sample_rate or 8000) * atb)))
+            rate_hz = getattr(audio.codec_context, "sample_rate", 0) or 8000
+            afr = max(1, int(1024 / (rate_hz * atb)))
             apol = TimestampPolicy(afr, max_backstep=int(1 / atb), max_jump=int(10 / atb))
         self.segmenter = Segmenter(cfg.id, self.w.store, self.w.segment_seconds, video, audio,
                                    self.wall_of, self._segment_closed, frame_ticks)
@@ -227,8 +229,7 @@ class Session:
                 log.exception("camera %s: closing the segment failed", self.w.cfg.id)
             self.segmenter = None
         if self.container is not None:
-            try:
+            # A broken connection may fail to close; there is nothing left to save from it.
+            with contextlib.suppress(Exception):
                 self.container.close()
-            except Exception:  # noqa: BLE001 - a broken connection may fail to close; nothing to save
-                pass
             self.container = None

@@ -47,9 +47,10 @@ _PROBE = "import gi; gi.require_version('Gst','1.0'); gi.require_version('GstRts
 
 def simulator_available() -> str | None:
     """None if the RTSP simulator can run here, else the apt-get command that would fix it."""
-    fix = f"sudo apt-get install -y {APT_PACKAGES}"
+    sudo = "" if os.geteuid() == 0 else "sudo "
+    fix = f"{sudo}apt-get install -y {APT_PACKAGES}"
     if not os.access(SYSTEM_PYTHON, os.X_OK):
-        return f"sudo apt-get install -y python3 {APT_PACKAGES}"
+        return f"{sudo}apt-get install -y python3 {APT_PACKAGES}"
     try:
         res = subprocess.run([SYSTEM_PYTHON, "-c", _PROBE], capture_output=True, timeout=30,
                              env=_clean_env())

@@ -15,8 +15,12 @@ from types import FrameType
 import uvicorn
 
 from capture.worker import CaptureWorker
+from edge.alarms import AlarmCenter
 from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig
+from edge.register import AccessRegister
+from edge.service import PeriodicService
+from edge.users import UserStore
 from storage.recovery import recover
 from storage.store import SegmentStore
 
@@ -32,7 +36,12 @@ class Daemon:
         self.clock: Clock = clock or SystemClock()
         self.started_monotonic = time.monotonic()
         self.store = SegmentStore(cfg.storage.root, self.clock, cfg.storage.sync_interval)
+        self.alarms = AlarmCenter(self.store.index, self.clock)
+        self.register = AccessRegister(self.store.index, self.clock)
+        self.users = UserStore(self.store.index, self.clock, cfg.access.auth_failures_per_minute)
         self.workers: dict[str, CaptureWorker] = {}
+        #: Background services (retention sweeper, image health, ...), started after the workers.
+        self.services: list[PeriodicService] = []
         self._stop = threading.Event()
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None
@@ -48,6 +57,8 @@ class Daemon:
             worker = CaptureWorker(cam, self.store, self.cfg.storage.segment_seconds, self.clock)
             self.workers[cam.id] = worker
             worker.start()
+        for svc in self.services:
+            svc.start()
         if self.cfg.api.enabled:
             self._start_api()
         log.info("edge started: %d camera(s) recording to %s", len(self.workers), self.cfg.storage.root)
@@ -82,6 +93,8 @@ class Daemon:
 
     def shutdown(self) -> None:
         deadline = time.monotonic() + STOP_BUDGET_SECONDS
+        for svc in self.services:
+            svc.stop()
         for w in self.workers.values():
             w.stop()
         for cam_id, w in self.workers.items():
@@ -90,6 +103,8 @@ class Daemon:
                 # startup recovery salvages the partial; the exit must not wait for the socket timeout.
                 log.warning("camera %s: worker did not stop in time; its segment is recovered at next start",
                             cam_id)
+        for svc in self.services:
+            svc.join(max(0.0, deadline - time.monotonic()))
         if self._api is not None:
             self._api.should_exit = True
             if self._api_thread is not None:

@@ -11,8 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from capture.simulator import Simulator, make_clip, simulator_available  # noqa: E402
 from helpers import DaemonProcess  # noqa: E402
+
+from capture.simulator import Simulator, make_clip, simulator_available  # noqa: E402
 
 #: Small clips keep the simulator and the recorder cheap; GOP 25 at 25 fps is one keyframe a second.
 CLIP = {"width": 320, "height": 180, "fps": 25, "gop": 25, "seconds": 6.0}

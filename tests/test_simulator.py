@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from capture.simulator import KINDS, GarbageServer, Simulator, make_clip, simulator_available
+from capture.simulator import KINDS, GarbageServer, Simulator, free_port, make_clip, simulator_available
 
 W, H, FPS, GOP = 640, 360, 25, 25
 OPTS = {"rtsp_transport": "tcp", "timeout": "5000000", "analyzeduration": "0", "probesize": "32"}
@@ -253,3 +257,39 @@ def test_garbage_server_fails_open_quickly(mode: str) -> None:
             av.open(g.url, options={**OPTS, "timeout": "1000000"})
         assert time.monotonic() - t0 < 3
         assert g.connections >= 1
+
+
+def test_simulator_available_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import capture.simulator as simulator
+
+    monkeypatch.setattr(simulator, "SYSTEM_PYTHON", "/nonexistent/python3")
+    fix = simulator.simulator_available()
+    assert fix is not None and "apt-get install -y" in fix
+    assert "gir1.2-gst-rtsp-server-1.0" in fix
+
+
+@needs_sim
+def test_run_simulator_cli_serves_until_sigint(tmp_path: Path) -> None:
+    port = free_port()
+    code = f"import sys; from capture.simulator import run_simulator_cli; " \
+           f"sys.exit(run_simulator_cli(2, {port}, width=320, height=180))"
+    env = {**os.environ, "EDGE_CLIP_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=Path(__file__).resolve().parents[1], text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.strip())
+            if line.startswith("serving"):
+                break
+        assert f"rtsp://127.0.0.1:{port}/cam2" in lines, lines
+        with av.open(f"rtsp://127.0.0.1:{port}/cam2", options=OPTS) as c:
+            assert c.streams.video[0].codec_context.width == 320
+            assert next(c.demux(video=0)).is_keyframe
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

@@ -67,7 +67,11 @@ def cmd_verify(ns: argparse.Namespace) -> int:
         if ns.camera is not None and ns.camera not in {c.id for c in cfg.cameras} | set(store.index.cameras()):
             print(f"unknown camera '{ns.camera}'")
             return EXIT_CONFIG
-        report = verify_store(store, ns.camera)
+        from edge.register import verify_register
+
+        # The access register is box-wide: checked on a full verify, not a per-camera one.
+        checks = [] if ns.camera is not None else [lambda: verify_register(store.index)]
+        report = verify_store(store, ns.camera, checks)
     finally:
         store.close()
     for line in report.problems:

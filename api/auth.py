@@ -1,0 +1,87 @@
+"""Authentication and authorization: every route but /healthz and /readyz declares its roles.
+
+`Depends(require(Role.OFFICER, ...))` turns a bearer token into a `Principal` or refuses:
+401 without a valid token, 403 for a role not listed, 429 when the source is throttled. Every
+refusal is registered in the access register (Art. 19(3),(4)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from edge.register import Actor
+from edge.users import Role, User
+
+if TYPE_CHECKING:
+    from edge.daemon import Daemon
+
+bearer = HTTPBearer(auto_error=False, description="API token from `edge user add` or `edge token rotate`")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    source: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user.name, self.user.role.value, self.user.credential_id, self.source)
+
+
+def daemon_of(request: Request) -> Daemon:
+    d: Daemon = request.app.state.daemon
+    return d
+
+
+def client_source(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _refuse(request: Request, status: int, reason: str, actor: Actor) -> HTTPException:
+    d = daemon_of(request)
+    action = "access_denied" if status == 403 else "auth_failure"
+    d.register.append(actor, action, result="refused",
+                      detail={"method": request.method, "path": request.url.path, "reason": reason})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:
+        headers = {"Retry-After": "60"}
+    return HTTPException(status_code=status, detail=reason, headers=headers)
+
+
+def authenticate(request: Request, token: str | None) -> Principal:
+    """The principal behind a token (or a web session, which resolves to one), or a refusal."""
+    d = daemon_of(request)
+    source = client_source(request)
+    anonymous = Actor("anonymous", "none", "", source)
+    throttle = d.users.throttle
+    if throttle.blocked(source):
+        raise _refuse(request, 429, "too many failed authentications from this address; retry later", anonymous)
+    if not token:
+        raise _refuse(request, 401, "authentication required: send 'Authorization: Bearer TOKEN'", anonymous)
+    user = d.users.by_token(token)
+    if user is None:
+        throttle.failed(source)
+        raise _refuse(request, 401, "invalid or revoked token", anonymous)
+    return Principal(user, source)
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    allowed = frozenset(roles)
+    if not allowed:
+        raise ValueError("a route must name the roles that may call it")
+
+    def dependency(request: Request,
+                   creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:  # noqa: B008
+        token = creds.credentials if creds is not None else None
+        session_user = getattr(request.state, "session_token", None)
+        principal = authenticate(request, token or session_user)
+        if principal.user.role not in allowed:
+            raise _refuse(request, 403, f"role '{principal.user.role.value}' may not do this", principal.actor)
+        return principal
+
+    return dependency
