@@ -47,9 +47,8 @@ class Daemon:
         self._api_thread: threading.Thread | None = None
 
     def start(self) -> None:
-        report = recover(self.store, [c.id for c in self.cfg.cameras])
-        for line in report.lines:
-            log.info("recovery: %s", line)
+        # Recovery logs each event itself; it must finish before any worker writes.
+        recover(self.store, [c.id for c in self.cfg.cameras])
         for cam in self.cfg.cameras:
             if not cam.enabled:
                 log.info("camera %s: disabled in the configuration", cam.id)
