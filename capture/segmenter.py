@@ -10,10 +10,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import av
 import av.container
 import av.stream
+from av.video.codeccontext import VideoCodecContext
 
 from capture.paramsets import as_annexb, parameter_sets
 from storage.index import Segment
@@ -98,6 +100,10 @@ class Segmenter:
                     log.info("camera %s: codec parameters changed, starting a new segment", self.camera)
                 self.close()
             if self.active is None:
+                if not self.info.width or not self.info.height:
+                    # With several streams and a tiny probe size, FFmpeg may leave the size unset;
+                    # the MP4 muxer needs it.
+                    self.info = StreamInfo(self.codec, *self._probe_size(pkt, (0, 0)))
                 self._open(out.dts)
         act = self.active
         if act is None:
@@ -126,18 +132,20 @@ class Segmenter:
 
     def _params_changed(self, inband: tuple[bytes, ...], pkt: av.Packet) -> None:
         self.params = inband
-        width, height = self.info.width, self.info.height
+        # The new size is known only from the new SPS: decode this one keyframe to learn it. It
+        # happens only when the camera really changed its parameters.
+        self.info = StreamInfo(self.codec, *self._probe_size(pkt, (self.info.width, self.info.height)))
+
+    def _probe_size(self, pkt: av.Packet, fallback: tuple[int, int]) -> tuple[int, int]:
         try:
-            # Decoding one keyframe is the reliable way to learn the new size; it happens only when
-            # the camera really changed its parameters.
             dec = av.CodecContext.create(self.codec, "r")
-            dec.extradata = as_annexb(inband)
+            if self.params:
+                dec.extradata = as_annexb(self.params)
             for frame in dec.decode(av.Packet(bytes(pkt))):  # type: ignore[attr-defined]
-                width, height = frame.width, frame.height
-                break
+                return frame.width, frame.height
         except (av.error.FFmpegError, ValueError) as exc:
-            log.warning("camera %s: could not probe new parameters (%s)", self.camera, exc)
-        self.info = StreamInfo(self.codec, width, height)
+            log.warning("camera %s: could not probe the picture size (%s)", self.camera, exc)
+        return fallback
 
     def _open(self, base_dts: int) -> None:
         start_us = self.wall_of(base_dts)
@@ -146,6 +154,9 @@ class Segmenter:
         vout = container.add_stream_from_template(self.video_in)
         if self.params:
             vout.codec_context.extradata = as_annexb(self.params)
+        if self.info.width and self.info.height:
+            vctx = cast(VideoCodecContext, vout.codec_context)
+            vctx.width, vctx.height = self.info.width, self.info.height
         base_audio: int | None = None
         if self.audio_in is not None:
             container.add_stream_from_template(self.audio_in)

@@ -29,8 +29,16 @@ PIPELINE = (
     'caps="video/x-h264,stream-format=byte-stream,framerate={fps}/1" '
     "! h264parse name=parse "
     "! video/x-h264,stream-format=avc,alignment=au "
-    "! rtph264pay name=pay0 pt=96 config-interval=0 )"
+    "! rtph264pay name=pay0 pt=96 config-interval=0 {audio} )"
 )
+# A second stream on the same mount, for the recorder's audio policy: AAC is kept in MP4, G.711
+# (PCMA) cannot be and is dropped.
+AUDIO = {
+    "aac": ("audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
+            "! audio/x-raw,rate=16000,channels=1 ! voaacenc ! aacparse ! rtpmp4gpay name=pay1 pt=97"),
+    "pcma": ("audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
+             "! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8"),
+}
 
 
 def _set_pts_from_dts(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
@@ -64,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mount", action="append", default=[], metavar="NAME=CLIP", required=True)
     ap.add_argument("--fps", action="append", default=[], metavar="NAME=FPS",
                     help="frame rate of a mount's clip (Annex-B has no timestamps); default 25")
+    ap.add_argument("--audio", action="append", default=[], metavar="NAME=CODEC",
+                    help="add an audio stream to a mount: aac or pcma")
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--parent-pid", type=int, default=0,
                     help="exit when this process is no longer our parent (test harness died)")
@@ -71,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
 
     mounts = _parse_pairs(args.mount, "mount")
     fps = {k: int(v) for k, v in _parse_pairs(args.fps, "fps").items()}
+    audio = _parse_pairs(args.audio, "audio")
+    for name, codec in audio.items():
+        if codec not in AUDIO:
+            print(f"unknown audio codec {codec!r} for mount {name!r}: use one of {sorted(AUDIO)}", file=sys.stderr)
+            return 2
     for name, clip in mounts.items():
         if not os.path.isfile(clip):
             print(f"clip for mount {name!r} not found: {clip}", file=sys.stderr)
@@ -88,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     points = server.get_mount_points()
     for name, clip in mounts.items():
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(PIPELINE.format(clip=os.path.abspath(clip), fps=fps.get(name, 25)))
+        extra = AUDIO[audio[name]] if name in audio else ""
+        factory.set_launch(PIPELINE.format(clip=os.path.abspath(clip), fps=fps.get(name, 25), audio=extra))
         # One pipeline per mount shared by all its clients: cost scales with mounts, not clients.
         factory.set_shared(True)
         factory.connect("media-configure", _on_media_configure)

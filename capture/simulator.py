@@ -81,7 +81,7 @@ class Simulator:
     """A loopback RTSP server with one mount per clip: ``rtsp://127.0.0.1:PORT/NAME``."""
 
     def __init__(self, mounts: Mapping[str, Path], port: int | None = None,
-                 fps: int | Mapping[str, int] | None = None) -> None:
+                 fps: int | Mapping[str, int] | None = None, audio: Mapping[str, str] | None = None) -> None:
         if not mounts:
             raise ValueError("Simulator needs at least one mount")
         for name in mounts:
@@ -100,6 +100,8 @@ class Simulator:
                 self.fps[name] = fps[name]
             else:
                 self.fps[name] = _fps_from_name(Path(p)) or 25
+        #: Mounts that also carry an audio stream: "aac" (MP4 can keep it) or "pcma" (it cannot).
+        self.audio = dict(audio or {})
         self._proc: subprocess.Popen[bytes] | None = None
         self._drainer: threading.Thread | None = None
         self.stderr_tail = b""
@@ -138,6 +140,8 @@ class Simulator:
         cmd = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--parent-pid", str(os.getpid())]
         for name, clip in self.mounts.items():
             cmd += ["--mount", f"{name}={clip}", "--fps", f"{name}={self.fps[name]}"]
+            if name in self.audio:
+                cmd += ["--audio", f"{name}={self.audio[name]}"]
         # Own process group: a Ctrl-C aimed at pytest doesn't hit the server half-way
         # through a test, and stop() can signal it (by PID) without touching anyone else.
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -50,8 +50,8 @@ def simulator(require_simulator: None) -> Iterator[Callable[..., Simulator]]:
     """Factory: simulator({'cam1': clip_path, ...}) -> a started Simulator, stopped at teardown."""
     started: list[Simulator] = []
 
-    def start(mounts: dict[str, Path], port: int | None = None) -> Simulator:
-        sim = Simulator(mounts, port=port)
+    def start(mounts: dict[str, Path], port: int | None = None, audio: dict[str, str] | None = None) -> Simulator:
+        sim = Simulator(mounts, port=port, audio=audio)
         sim.start()
         started.append(sim)
         return sim

@@ -1,0 +1,100 @@
+"""Streams that change under the recorder: resolution changes, audio it can and cannot keep,
+a second client joining mid-GOP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import pytest
+from helpers import camera, wait_for
+
+from capture.simulator import Simulator
+from capture.worker import CaptureWorker
+from edge.clock import SystemClock
+from edge.config import CameraConfig
+from storage.index import Segment
+from storage.store import SegmentStore
+from storage.verify import verify_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SegmentStore]:
+    s = SegmentStore(tmp_path / "store", SystemClock())
+    yield s
+    s.close()
+
+
+def record(store: SegmentStore, url: str, until: Callable[[list[Segment]], bool], segment_seconds: float = 2.0,
+           timeout: float = 30.0) -> list[Segment]:
+    cam = CameraConfig.model_validate(camera("cam", url))
+    w = CaptureWorker(cam, store, segment_seconds, SystemClock())
+    w.start()
+    try:
+        wait_for(lambda: until(list(store.index.chain_of("cam"))), timeout, 0.1, "segments")
+    finally:
+        w.stop()
+        assert w.join(5)
+    return list(store.index.chain_of("cam"))
+
+
+def test_resolution_change_starts_a_new_segment(store: SegmentStore, clip: Callable[..., Path],
+                                                simulator: Callable[..., Simulator]) -> None:
+    # 2 s at 320x180 then 2 s at 480x270, looped: every switch must cut a segment.
+    sim = simulator({"cam": clip("resolution_change", seconds=4.0)})
+    segs = record(store, sim.url("cam"), lambda s: len({(x.width, x.height) for x in s}) == 2 and len(s) >= 4,
+                  segment_seconds=30.0)
+    for seg in segs:
+        with av.open(str(store.path_of(seg))) as c:
+            sizes = {(f.width, f.height) for f in c.decode(video=0)}
+        assert sizes == {(seg.width, seg.height)}, "one resolution per segment, and the index says which"
+    assert {(s.width, s.height) for s in segs} == {(320, 180), (480, 270)}
+    assert verify_store(store).ok
+
+
+def test_aac_audio_is_kept(store: SegmentStore, clip: Callable[..., Path],
+                           simulator: Callable[..., Simulator]) -> None:
+    sim = simulator({"cam": clip(seed=7)}, audio={"cam": "aac"})
+    segs = record(store, sim.url("cam"), lambda s: len(s) >= 2)
+    with av.open(str(store.path_of(segs[0]))) as c:
+        assert [s.type for s in c.streams] == ["video", "audio"]
+        assert c.streams.audio[0].codec_context.name == "aac"
+        audio_frames = sum(1 for _ in c.decode(audio=0))
+    assert audio_frames > 10, "the audio decodes"
+    with av.open(str(store.path_of(segs[0]))) as c:
+        first = next(p for p in c.demux(video=0) if p.size)
+        assert first.is_keyframe and first.pts == 0
+
+
+def test_g711_audio_is_dropped_with_one_log_line(store: SegmentStore, clip: Callable[..., Path],
+                                                  simulator: Callable[..., Simulator],
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="capture.session")
+    sim = simulator({"cam": clip(seed=8)}, audio={"cam": "pcma"})
+    segs = record(store, sim.url("cam"), lambda s: len(s) >= 2)
+    with av.open(str(store.path_of(segs[0]))) as c:
+        assert [s.type for s in c.streams] == ["video"]
+    lines = [r.getMessage() for r in caplog.records if "pcm_alaw" in r.getMessage()]
+    assert len(lines) == 1 and "video only" in lines[0]
+
+
+def test_joining_a_shared_stream_mid_gop_waits_for_a_keyframe(store: SegmentStore, clip: Callable[..., Path],
+                                                             simulator: Callable[..., Simulator]) -> None:
+    """A second client on a shared mount starts mid-GOP with timestamp-less non-keyframes: the
+    recorder must still start every segment on a keyframe."""
+    sim = simulator({"cam": clip(seed=9)})
+    viewer = av.open(sim.url("cam"), options={"rtsp_transport": "tcp", "timeout": "5000000"})
+    try:
+        packets = viewer.demux(video=0)
+        for _ in range(12):  # keep the shared pipeline running, half-way into a GOP
+            next(packets)
+        segs = record(store, sim.url("cam"), lambda s: len(s) >= 2)
+    finally:
+        viewer.close()
+    for seg in segs:
+        with av.open(str(store.path_of(seg))) as c:
+            first = next(p for p in c.demux(video=0) if p.size)
+            assert first.is_keyframe and first.pts == 0
+    assert verify_store(store).ok
