@@ -98,3 +98,30 @@ def test_joining_a_shared_stream_mid_gop_waits_for_a_keyframe(store: SegmentStor
             first = next(p for p in c.demux(video=0) if p.size)
             assert first.is_keyframe and first.pts == 0
     assert verify_store(store).ok
+
+
+def test_hung_camera_is_a_timeout_gap_and_recording_resumes(store: SegmentStore, clip: Callable[..., Path],
+                                                             simulator: Callable[..., Simulator]) -> None:
+    """A camera that stops sending mid-stream (SIGSTOP: the socket stays open) is noticed by the
+    socket timeout, recorded as a gap, and recording resumes when it wakes up."""
+    sim = simulator({"cam": clip(seed=10)})
+    cam = CameraConfig.model_validate(camera("cam", sim.url("cam"), stall_timeout=2.0))
+    w = CaptureWorker(cam, store, 2.0, SystemClock())
+    w.start()
+    try:
+        wait_for(lambda: len(list(store.index.chain_of("cam"))) >= 2, 30, 0.1, "recording")
+        sim.pause()
+        gap = wait_for(lambda: store.index.gaps("cam"), 15, 0.1, "a gap for the hung camera")[0]
+        assert gap.reason in {"timeout", "stalled"}, gap
+        assert w.status.state.value in {"reconnecting", "offline", "connecting"}
+        before = len(list(store.index.chain_of("cam")))
+        sim.resume()
+        wait_for(lambda: len(list(store.index.chain_of("cam"))) > before, 30, 0.1, "recording to resume")
+        closed = wait_for(lambda: [g for g in store.index.gaps("cam") if g.end_us is not None], 10, 0.1,
+                          "the gap to close")[0]
+        first_after = list(store.index.chain_of("cam"))[before]
+        assert closed.end_us == first_after.start_us
+    finally:
+        w.stop()
+        assert w.join(5)
+    assert verify_store(store).ok
