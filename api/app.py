@@ -4,22 +4,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 if TYPE_CHECKING:
     from edge.daemon import Daemon
 
 
 def create_app(daemon: Daemon) -> FastAPI:
-    app = FastAPI(title="edge", version="0.1.0", docs_url=None, redoc_url=None)
+    # No anonymous /openapi.json (deny by default): the schema is served to authenticated users below.
+    app = FastAPI(title="edge", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.daemon = daemon
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, Any]:
-        """Liveness: the process answers. Per-camera states, no footage, no credentials."""
-        return {
-            "status": "ok",
-            "cameras": {cid: w.status.state.value for cid, w in daemon.workers.items()},
-        }
+    from api.routes import health, metrics
+    from edge.metrics import make_registry
+
+    # /healthz, /readyz, /api/v1/status and /metrics; a metrics registry per app, never the global one.
+    app.state.metrics_registry = make_registry(daemon)
+    for module in (health, metrics):
+        app.include_router(module.router)
+
+    from api.routes import audit, exports, holds
+
+    for module in (exports, holds, audit):
+        app.include_router(module.router)
+
+    from api.web import install as install_web
+
+    # The maintenance page: login, overview, cameras, exports, holds, register, filing pack.
+    install_web(app, daemon)
+
+    from api.auth import Principal, require
+    from edge.users import STATUS_ROLES
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi_schema(_: Principal = Depends(require(*STATUS_ROLES))) -> dict[str, Any]:  # noqa: B008
+        """The API's OpenAPI document, for any authenticated role."""
+        return app.openapi()
 
     return app

@@ -42,11 +42,12 @@ def client_source(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _refuse(request: Request, status: int, reason: str, actor: Actor) -> HTTPException:
+def _refuse(request: Request, status: int, reason: str, actor: Actor, record: bool = True) -> HTTPException:
     d = daemon_of(request)
     action = "access_denied" if status == 403 else "auth_failure"
-    d.register.append(actor, action, result="refused",
-                      detail={"method": request.method, "path": request.url.path, "reason": reason})
+    if record:
+        d.register.append(actor, action, result="refused",
+                          detail={"method": request.method, "path": request.url.path, "reason": reason})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429:
         headers = {"Retry-After": "60"}
@@ -60,14 +61,25 @@ def authenticate(request: Request, token: str | None) -> Principal:
     anonymous = Actor("anonymous", "none", "", source)
     throttle = d.users.throttle
     if throttle.blocked(source):
-        raise _refuse(request, 429, "too many failed authentications from this address; retry later", anonymous)
+        # Registered once per window and source (the entry says so); later ones only answer 429.
+        raise _refuse(request, 429, "too many failed authentications from this address; retry later "
+                      "(further refusals from it in the next minute are not registered one by one)", anonymous,
+                      record=throttle.report_block(source))
     if not token:
+        # Counted like a wrong token: otherwise anonymous requests could flood the register unthrottled.
+        throttle.failed(source)
         raise _refuse(request, 401, "authentication required: send 'Authorization: Bearer TOKEN'", anonymous)
     user = d.users.by_token(token)
     if user is None:
         throttle.failed(source)
         raise _refuse(request, 401, "invalid or revoked token", anonymous)
     return Principal(user, source)
+
+
+def session_principal(request: Request) -> Principal | None:
+    """The principal of a web session cookie, when the page installed its resolver (api/web)."""
+    resolver: Callable[[Request], Principal | None] | None = getattr(request.app.state, "session_resolver", None)
+    return resolver(request) if resolver is not None else None
 
 
 def require(*roles: Role) -> Callable[..., Principal]:
@@ -78,8 +90,10 @@ def require(*roles: Role) -> Callable[..., Principal]:
     def dependency(request: Request,
                    creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:  # noqa: B008
         token = creds.credentials if creds is not None else None
-        session_user = getattr(request.state, "session_token", None)
-        principal = authenticate(request, token or session_user)
+        # A signed-in browser (the web page's session) when no token came; never instead of a token.
+        principal = session_principal(request) if token is None else None
+        if principal is None:
+            principal = authenticate(request, token)
         if principal.user.role not in allowed:
             raise _refuse(request, 403, f"role '{principal.user.role.value}' may not do this", principal.actor)
         return principal

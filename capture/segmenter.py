@@ -6,6 +6,8 @@ or after `segment_seconds`, and also when the codec parameters change or the tim
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +84,8 @@ class Segmenter:
         self.info = StreamInfo(self.codec, getattr(ctx, "width", 0) or 0, getattr(ctx, "height", 0) or 0)
         self.active: _Active | None = None
         self.dropped_before_key = 0
+        #: Set when a write hit ENOSPC: the session pauses the worker (see `_close_on_full`).
+        self.disk_full = False
 
     @property
     def is_open(self) -> bool:
@@ -122,7 +126,12 @@ class Segmenter:
         try:
             act.container.mux(pkt)
             act.packets += out.is_video
-        except (ValueError, av.error.FFmpegError) as exc:
+        except Exception as exc:
+            if _is_enospc(exc):
+                self._close_on_full(act)
+                return
+            if not isinstance(exc, ValueError | av.error.FFmpegError):
+                raise
             # One bad packet must not end the segment; a muxer that keeps refusing does.
             act.mux_errors += 1
             if act.mux_errors in (1, 100):
@@ -165,6 +174,31 @@ class Segmenter:
             base_audio = int(base_dts * self.vtb / atb)
         self.active = _Active(file, container, base_dts, base_audio, self.params, self.info)
 
+    def _close_on_full(self, act: _Active) -> Segment | None:
+        """The disk filled under a write: keep the segment's complete fragments (cut in place, which
+        needs no space), index them, and flag `disk_full` so the session pauses instead of crashing."""
+        self.active = None
+        self.disk_full = True
+        log.error("camera %s: disk full while writing %s; closing it at its last complete fragment",
+                  self.camera, act.file.partial.name)
+        with contextlib.suppress(Exception):  # its trailer cannot be written either
+            act.container.close()
+        try:
+            media = act.file.keep_complete_fragments()
+            if media is None:
+                act.file.discard()
+                return None
+            seg = self.store.commit(self.camera, act.file, act.file.start_us + max(media.duration_us, 1),
+                                    media.packets, act.info)
+        except Exception as exc:  # noqa: BLE001 - the index may be full too; the worker must live on
+            # Left as a .partial: startup recovery salvages it. Recording pauses all the same.
+            log.error("camera %s: could not close %s on a full disk (%s); left for recovery",
+                      self.camera, act.file.partial.name, exc)
+            act.file.abandon()
+            return None
+        self.on_closed(seg)
+        return seg
+
     def close(self) -> Segment | None:
         """Finish the active segment: trailer, fsync, rename, index row. Returns the new segment."""
         act, self.active = self.active, None
@@ -172,7 +206,11 @@ class Segmenter:
             return None
         try:
             act.container.close()
-        except av.error.FFmpegError as exc:
+        except Exception as exc:
+            if _is_enospc(exc):
+                return self._close_on_full(act)
+            if not isinstance(exc, av.error.FFmpegError):
+                raise
             # The fragments already written are intact; only the closing index (mfra) is missing.
             log.warning("camera %s: muxer close failed (%s); keeping the complete fragments", self.camera, exc)
         if act.packets == 0:
@@ -182,3 +220,7 @@ class Segmenter:
         seg = self.store.commit(self.camera, act.file, end_us, act.packets, act.info)
         self.on_closed(seg)
         return seg
+
+
+def _is_enospc(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from edge.logs import setup_logging
 
-COMMAND_MODULES = ("core", "simulate", "users")
+COMMAND_MODULES = ("core", "simulate", "users", "access", "holds", "status", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

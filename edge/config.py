@@ -88,9 +88,61 @@ class RetentionConfig(Strict):
         return self
 
 
-class HealthConfig(Strict):
+class HealthThresholds(Strict):
+    """Image-health limits (see capture/health.py and the README); grey levels are 0..255 on the
+    320-wide analysis picture."""
+
+    dark_mean: float = Field(default=30.0, ge=0.0, le=255.0, description="mean below: dark")
+    overexposed_mean: float = Field(default=225.0, ge=0.0, le=255.0, description="mean above: overexposed")
+    covered_std: float = Field(default=6.0, ge=0.0, le=128.0, description="contrast below: covered")
+    blur_ratio: float = Field(default=0.35, gt=0.0, lt=1.0, description="detail below this share of the reference")
+    blur_min_detail: float = Field(default=0.03, ge=0.0, le=10.0, description="absolute detail floor")
+    frozen_diff: float = Field(default=0.1, ge=0.0, le=255.0, description="mean change at or below: unchanged")
+    moved_min_matches: int = Field(default=20, ge=4, le=600, description="fewer matched features: moved")
+    moved_min_coverage: float = Field(default=0.35, ge=0.0, le=1.0, description="share of feature areas matched")
+    moved_shift: float = Field(default=0.06, gt=0.0, lt=1.0, description="view centre shift, share of width")
+    moved_rotation_deg: float = Field(default=3.0, gt=0.0, le=180.0)
+
+    @model_validator(mode="after")
+    def _exposure(self) -> HealthThresholds:
+        if self.dark_mean >= self.overexposed_mean:
+            raise ValueError("dark_mean must be below overexposed_mean")
+        return self
+
+
+THRESHOLD_KEYS = frozenset(HealthThresholds.model_fields)
+
+
+class HealthConfig(HealthThresholds):
     enabled: bool = True
     interval_seconds: float = Field(default=60.0, gt=0.0, le=3600.0)
+    #: Consecutive bad samples before an image alarm is raised, good ones before it clears.
+    raise_after: int = Field(default=2, ge=1, le=100)
+    clear_after: int = Field(default=2, ge=1, le=100)
+    #: Keep the newest sampled picture as `<root>/health/<camera>/latest.jpg` (maintenance page).
+    snapshots: bool = True
+    #: Per-camera overrides of the thresholds: `[health.cameras.ID]` tables.
+    cameras: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _overrides(self) -> HealthConfig:
+        for cam_id, values in self.cameras.items():
+            unknown = sorted(set(values) - THRESHOLD_KEYS)
+            if unknown:
+                raise ValueError(f"cameras.{cam_id}.{unknown[0]}: unknown key (thresholds are "
+                                 f"{', '.join(sorted(THRESHOLD_KEYS))})")
+            try:
+                self.thresholds_for(cam_id)
+            except ValidationError as err:
+                e = err.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in e["loc"])
+                raise ValueError(f"cameras.{cam_id}{'.' + where if where else ''}: "
+                                 f"{e['msg'].removeprefix('Value error, ')}") from None
+        return self
+
+    def thresholds_for(self, camera_id: str) -> HealthThresholds:
+        base = {k: getattr(self, k) for k in THRESHOLD_KEYS}
+        return HealthThresholds.model_validate({**base, **self.cameras.get(camera_id, {})})
 
 
 class AccessConfig(Strict):
@@ -98,6 +150,8 @@ class AccessConfig(Strict):
     request_ttl_hours: float = Field(default=24.0, gt=0.0, le=24.0 * 30)
     #: Failed authentications allowed per source per minute before throttling.
     auth_failures_per_minute: int = Field(default=10, ge=1, le=1000)
+    #: Longest time range one export request may cover (longer requests are split).
+    max_export_hours: float = Field(default=24.0, gt=0.0, le=24.0 * 31)
 
 
 class CameraConfig(Strict):
@@ -173,6 +227,14 @@ class EdgeConfig(Strict):
             seen.add(cam.id)
         return self
 
+    @model_validator(mode="after")
+    def _health_cameras(self) -> EdgeConfig:
+        ids = {c.id for c in self.cameras}
+        for cam_id in self.health.cameras:
+            if cam_id not in ids:
+                raise ValueError(f"health.cameras.{cam_id}: no camera with this id")
+        return self
+
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:
             if cam.id == camera_id:
@@ -214,7 +276,7 @@ def _problems(err: ValidationError, data: dict[str, object]) -> list[str]:
                 cam_id = cams[loc[1]].get("id")
                 if isinstance(cam_id, str):
                     path = f"{path} (camera '{cam_id}')"
-        if not path and msg.startswith("cameras["):
+        if not path and msg.startswith(("cameras[", "health.cameras.")):
             path, _, msg = msg.partition(": ")
         lines.append(redact_text(f"{path or '<root>'}: {msg}"))
     return lines

@@ -7,6 +7,7 @@ reverse, and every worker closes its active segment before the process exits.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -14,14 +15,25 @@ from types import FrameType
 
 import uvicorn
 
+from capture.sampler import KeyframeSampler
 from capture.worker import CaptureWorker
+from edge.access import attach_access
 from edge.alarms import AlarmCenter
 from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig
+from edge.export_producer import ExportProducer
+from edge.exports import ExportManager
+from edge.health_service import HealthService, sampler_period
+from edge.hold_release import HoldReleases
+from edge.notify import Notifier, NotifyService, watchdog_interval
+from edge.probes import Probes
 from edge.register import AccessRegister
+from edge.retention_service import RetentionService
 from edge.service import PeriodicService
 from edge.users import UserStore
+from storage.holds import HoldStore
 from storage.recovery import recover
+from storage.signing import DeviceKey
 from storage.store import SegmentStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +54,24 @@ class Daemon:
         self.workers: dict[str, CaptureWorker] = {}
         #: Background services (retention sweeper, image health, ...), started after the workers.
         self.services: list[PeriodicService] = []
+        # Holds and the retention sweeper/space guard; pauses and resumes the workers on a full disk.
+        self.holds = HoldStore(self.store.index, self.clock, cfg.retention.hold_days)
+        self.retention = RetentionService(cfg, self.store, self.holds, self.register, self.alarms, self.workers,
+                                          self.clock)
+        self.services.append(self.retention)
+        # Image health and offline/stalled alarms; the sampler is the capture threads' keyframe hook.
+        self.sampler = KeyframeSampler(sampler_period(cfg.health.interval_seconds), self.clock.now_us)
+        self.health = HealthService(self, self.sampler)
+        self.services.append(self.health)
+        self.probes = Probes(self)
+        self.notifier = Notifier.from_env()
+        self._notify: NotifyService | None = None
+        # Exports, device key, hold releases (edge/access.py): sets the attributes below.
+        self.device_key: DeviceKey
+        self.exports: ExportManager
+        self.export_producer: ExportProducer
+        self.hold_releases: HoldReleases
+        attach_access(self)
         self._stop = threading.Event()
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None
@@ -53,7 +83,9 @@ class Daemon:
             if not cam.enabled:
                 log.info("camera %s: disabled in the configuration", cam.id)
                 continue
-            worker = CaptureWorker(cam, self.store, self.cfg.storage.segment_seconds, self.clock)
+            worker = CaptureWorker(cam, self.store, self.cfg.storage.segment_seconds, self.clock,
+                                   on_segment=self.retention.on_segment,
+                                   on_keyframe=self.sampler.offer if self.cfg.health.enabled else None)
             self.workers[cam.id] = worker
             worker.start()
         for svc in self.services:
@@ -61,6 +93,14 @@ class Daemon:
         if self.cfg.api.enabled:
             self._start_api()
         log.info("edge started: %d camera(s) recording to %s", len(self.workers), self.cfg.storage.root)
+        if self.notifier.enabled:
+            self.notifier.send("READY=1", f"STATUS=recording {len(self.workers)} camera(s)", f"MAINPID={os.getpid()}")
+            self._notify = NotifyService(self, self.notifier, watchdog_interval())
+            self._notify.start()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def _start_api(self) -> None:
         from api.app import create_app
@@ -92,6 +132,11 @@ class Daemon:
 
     def shutdown(self) -> None:
         deadline = time.monotonic() + STOP_BUDGET_SECONDS
+        self._stop.set()
+        if self._notify is not None:
+            self._notify.stop()
+            self._notify.join(1.0)
+            self.notifier.send("STOPPING=1", "STATUS=stopping: closing active segments")
         for svc in self.services:
             svc.stop()
         for w in self.workers.values():

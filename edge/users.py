@@ -75,6 +75,7 @@ class Throttle:
         self.limit = limit
         self.window = window
         self._fails: dict[str, deque[float]] = defaultdict(deque)
+        self._reported: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _trim(self, q: deque[float], now: float) -> None:
@@ -89,6 +90,19 @@ class Throttle:
                 return False
             self._trim(q, now)
             return len(q) >= self.limit
+
+    def report_block(self, source: str) -> bool:
+        """True for the first refusal of a throttled source in a window: that one is registered, the
+        rest are not, so a flood of requests cannot grow the append-only register without bound."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._reported.get(source)
+            if last is not None and now - last < self.window:
+                return False
+            self._reported[source] = now
+            if len(self._reported) > 10_000:
+                self._reported = {k: v for k, v in self._reported.items() if now - v < self.window}
+            return True
 
     def failed(self, source: str) -> None:
         now = time.monotonic()

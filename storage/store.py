@@ -6,13 +6,17 @@ index row in a FULL-synchronous commit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.clock import Clock
 from storage.index import Index, NewSegment, Segment
 from storage.layout import Layout
+from storage.pins import Pins
 from storage.writer import SegmentFile
 
 log = logging.getLogger(__name__)
@@ -32,9 +36,23 @@ class SegmentStore:
         self.clock = clock
         self.index = Index(self.layout.index_path)
         self.sync_interval = sync_interval
+        #: Segments being read (exports): retention skips them (storage/pins.py).
+        self.pins = Pins()
+        self._active_lock = threading.Lock()
+        self._active: list[SegmentFile] = []
 
     def close(self) -> None:
         self.index.close()
+
+    def pinned(self, segment_ids: Iterable[int]) -> contextlib.AbstractContextManager[list[int]]:
+        """`with store.pinned(ids):` retention leaves these segments alone until the block ends."""
+        return self.pins.pinned(segment_ids)
+
+    def active_bytes(self) -> int:
+        """Bytes in the open (.partial) segments: not rows yet, but they count in the store's usage."""
+        with self._active_lock:
+            self._active = [f for f in self._active if not f.closed]
+            return sum(f.size for f in self._active)
 
     def open_segment(self, camera: str, start_us: int) -> SegmentFile:
         last = self.index.last_segment(camera)
@@ -45,13 +63,16 @@ class SegmentStore:
             camera, start_us
         ).exists():
             start_us += 1
-        return SegmentFile(
+        file = SegmentFile(
             self.layout.partial_path(camera, start_us),
             self.layout.segment_path(camera, start_us),
             self.layout.root,
             start_us,
             self.sync_interval,
         )
+        with self._active_lock:
+            self._active.append(file)
+        return file
 
     def commit(
         self,

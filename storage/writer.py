@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage.fsutil import fsync_dir, make_dirs_durable
+from storage.salvage import MediaInfo, SalvageError, plan_salvage, probe, sha256_file
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class SegmentFile:
         self.size = 0
         self._sync_interval = sync_interval
         self._last_sync = time.monotonic()
+        self._kept_sha: str | None = None  # set when a disk-full write left the file cut in place
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._fd is None:
@@ -62,7 +64,32 @@ class SegmentFile:
         self._fd = None
         os.rename(self.partial, self.final)
         fsync_dir(self.final.parent)
-        return PublishedFile(self.final, self._sha.hexdigest(), self.size)
+        sha = self._kept_sha if self._kept_sha is not None else self._sha.hexdigest()
+        return PublishedFile(self.final, sha, self.size)
+
+    def keep_complete_fragments(self) -> MediaInfo | None:
+        """After a failed write (disk full): cut the torn tail in place, so the file is exactly its
+        complete fragments, and re-hash it. Needs no free space (truncation frees blocks). Returns
+        the kept media for the index row, or None when no fragment is complete (then `discard`).
+        Raises SalvageError when the file is not a clean prefix: startup recovery salvages it then."""
+        if self._fd is None:
+            raise ValueError("segment file already closed")
+        plan = plan_salvage(self.partial)
+        if not plan.fragments:
+            return None
+        if len(plan.ranges) != 1 or plan.ranges[0][0] != 0:
+            raise SalvageError("not a clean prefix of fragments; left for startup recovery")
+        os.ftruncate(self._fd, plan.ranges[0][1])
+        media = probe(self.partial)
+        # The running hash also saw bytes the failed write never stored: hash what the file holds.
+        self._kept_sha, self.size = sha256_file(self.partial)
+        return media
+
+    def abandon(self) -> None:
+        """Close without publishing or removing: the partial stays for startup recovery."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def discard(self) -> None:
         """Remove a partial that holds no footage (nothing was muxed into it)."""

@@ -51,6 +51,10 @@ def cmd_check(ns: argparse.Namespace) -> int:
     for c in cfg.cameras:
         state = "enabled" if c.enabled else "disabled"
         print(f"    {c.id}: {c.name or '-'} [{c.site_category}] {redact_url(c.url)} ({state})")
+    from storage.capacity import check_forecast_lines
+
+    for line in check_forecast_lines(cfg):
+        print(f"  {line}")
     return EXIT_OK
 
 
@@ -68,9 +72,13 @@ def cmd_verify(ns: argparse.Namespace) -> int:
             print(f"unknown camera '{ns.camera}'")
             return EXIT_CONFIG
         from edge.register import verify_register
+        from storage.retention_check import unrecorded_deletes
 
         # The access register is box-wide: checked on a full verify, not a per-camera one.
         checks = [] if ns.camera is not None else [lambda: verify_register(store.index)]
+        # Every row retention marked deleted must be named in the (verified) register.
+        checks.append(lambda: [line for line in unrecorded_deletes(store.index)
+                               if ns.camera is None or line.startswith(f"UNRECORDED DELETE {ns.camera} #")])
         report = verify_store(store, ns.camera, checks)
     finally:
         store.close()

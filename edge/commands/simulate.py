@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,41 @@ def demo_config_text(data: Path, port: int, urls: list[str], segment_seconds: fl
     ]
     for (cam_id, name, category), url in zip(DEMO_CAMERAS, urls, strict=False):
         lines += ["[[cameras]]", f'id = "{cam_id}"', f'name = "{name}"', f'url = "{url}"',
-                  f'site_category = "{category}"', "signage = true", "expected_bitrate = 3000000", ""]
+                  f'site_category = "{category}"', f'location = "{name} (simulated camera)"', "signage = true",
+                  "expected_bitrate = 3000000", ""]
     return "\n".join(lines)
+
+
+#: The demo's users, one per role, all with DEMO_PASSWORD (documented in the README; loopback only).
+DEMO_USERS = (("maintainer", "maintainer", "DEMO-MNT-1"), ("officer", "officer", "DEMO-PSB-1"),
+              ("approver", "approver", "DEMO-PSB-2"), ("auditor", "auditor", "DEMO-AUD-1"),
+              ("monitor", "monitor", "DEMO-MON-1"))
+DEMO_PASSWORD = "edge-demo-password"
+
+
+def demo_users(daemon: Any, data: Path) -> Path:
+    """One user per role with a fresh token and the demo password, written to a 0600 file."""
+    from edge.register import Actor
+    from edge.users import Role
+
+    actor = Actor("demo", "admin", "", "cli")
+    lines = ["# edge demo users: sign in at the page with a name and the password, or with a token.",
+             f"password (every user): {DEMO_PASSWORD}", ""]
+    for name, role, cred in DEMO_USERS:
+        if daemon.users.get(name) is None:
+            _, token = daemon.users.add(name, Role(role), cred, created_by="demo")
+            daemon.register.append(actor, "user_add", subject=name, detail={"role": role, "credential_id": cred})
+        else:  # a second run: the old tokens were shown once and are gone, so issue new ones
+            token = daemon.users.rotate_token(name)
+            daemon.register.append(actor, "token_rotate", subject=name)
+        daemon.users.set_password(name, DEMO_PASSWORD)
+        lines.append(f"{name:<11} role {role:<10} token {token}")
+    path = data / "DEMO-CREDENTIALS.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)  # an older file keeps its mode through O_TRUNC
+    return path
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
@@ -81,8 +115,12 @@ def cmd_demo(ns: argparse.Namespace) -> int:
         cfg_path.write_text(demo_config_text(data, ns.port, urls, ns.segment_seconds), encoding="utf-8")
         cfg = load_config(cfg_path)
         daemon = Daemon(cfg)
+        creds = demo_users(daemon, data)
+        print(creds.read_text(encoding="utf-8"), flush=True)
         print(f"""
 edge demo: recording {ns.cameras} simulated camera(s).
+  page:     http://127.0.0.1:{ns.port}/  sign in as maintainer, officer, approver, auditor or monitor,
+            password "{DEMO_PASSWORD}" (tokens: {creds})
   footage:  {data.resolve()}/segments/<camera>/<day>/  (first segments within {ns.segment_seconds:g} s)
   config:   {cfg_path}
   health:   http://127.0.0.1:{ns.port}/healthz

@@ -1,0 +1,167 @@
+"""Exports and holds pages: the officer's request form, the approver's queue, downloads, holds.
+
+Every action calls the API route function itself (`api.routes.exports`, `api.routes.holds`)
+after the same role check, so the page follows exactly the API's rules (second person, approval
+document, maximum range, ...) and its register entries, including those of refused steps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from api.auth import daemon_of
+from api.routes import exports as export_api
+from api.routes import holds as hold_api
+from api.schemas import ApproveIn, DenyIn, ExportRequestIn, HoldIn
+from api.web.deps import EXPORT_ROLES, HOLD_ROLES, WebUser, check_csrf, ensure_role, form_of, render, text, web_user
+from edge.exports import State
+from edge.users import Role
+
+router = APIRouter(include_in_schema=False)
+User = Annotated[WebUser, Depends(web_user)]
+Form = Annotated[FormData, Depends(form_of)]
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+MESSAGES = {
+    "requested": "Export requested. It now waits for a second person (an approver) to approve it.",
+    "approved": "Export approved. The bundle is being produced; its download link appears here when ready.",
+    "denied": "Export denied; the requester sees the reason.",
+    "held": "Hold created: this footage is kept for the statutory period.",
+}
+
+
+def errors_of(exc: ValidationError | HTTPException) -> list[str]:
+    """Readable lines from a pydantic error or an API refusal (whose detail may be a list)."""
+    if isinstance(exc, ValidationError):
+        return [f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors(include_url=False)]
+    detail = exc.detail
+    if isinstance(detail, list):
+        return [f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'form'}: {e.get('msg', e)}" for e in detail]
+    return [str(detail)]
+
+
+def utc_input(value: str) -> str | None:
+    """A `datetime-local` field, read as UTC (the page says so), as RFC 3339; None when empty."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # let the schema name the field and the rule
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
+
+
+def _defaults(now_us: int) -> dict[str, str]:
+    now = datetime.fromtimestamp(now_us / 1e6, tz=UTC).replace(microsecond=0)
+    return {"start": (now - timedelta(minutes=10)).strftime(LOCAL_FORMAT), "end": now.strftime(LOCAL_FORMAT),
+            "issued_on": now.date().isoformat()}
+
+
+def export_request_body(form: FormData) -> dict[str, Any]:
+    cams = [c for c in form.getlist("cameras") if isinstance(c, str)]
+    return {
+        "cameras": cams, "start": utc_input(text(form, "start")), "end": utc_input(text(form, "end")),
+        "purpose": text(form, "purpose"), "case_number": text(form, "case_number"),
+        "recipient": {"name": text(form, "recipient_name"), "unit": text(form, "recipient_unit")},
+        "approval_document": {"number": text(form, "doc_number"), "issued_by": text(form, "doc_issued_by"),
+                              "issued_on": text(form, "doc_issued_on") or None,
+                              "sha256": text(form, "doc_sha256") or None},
+        "hold": text(form, "hold") == "on",
+    }
+
+
+def exports_page(request: Request, web: WebUser, errors: list[str] | None = None, status: int = 200,
+                 values: dict[str, str] | None = None, msg: str = "") -> Response:
+    d = daemon_of(request)
+    d.exports.expire_due()
+    exports = [export_api.export_out(d, e) for e in d.exports.list(100)]
+    mine = {e.id for e in exports if web.name in {e.requested_by.name, e.decided_by.name if e.decided_by else ""}
+            and e.state != State.DENIED.value}
+    form_values = {**_defaults(d.clock.now_us()), **(values or {})}
+    return render(request, web, "exports.html", {
+        "exports": exports, "pending": [e for e in exports if e.state == "pending"], "may_download": mine,
+        "is_officer": web.role is Role.OFFICER, "is_approver": web.role is Role.APPROVER,
+        "cameras": d.cfg.cameras, "errors": errors or [], "values": form_values, "message": MESSAGES.get(msg, ""),
+        "max_hours": d.cfg.access.max_export_hours}, status=status)
+
+
+@router.get("/exports")
+def exports(request: Request, web: User, msg: str = "") -> Response:
+    ensure_role(request, web, EXPORT_ROLES, "The exports page")
+    return exports_page(request, web, msg=msg)
+
+
+@router.post("/exports")
+def request_export(request: Request, web: User, form: Form) -> Response:
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.OFFICER}, "Requesting an export")
+    values = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf"}
+    values["cameras"] = ",".join(c for c in form.getlist("cameras") if isinstance(c, str))
+    try:
+        body = ExportRequestIn.model_validate(export_request_body(form))
+        export_api.create_export(body, request, web.principal)
+    except (ValidationError, HTTPException) as exc:
+        status = 422 if isinstance(exc, ValidationError) else exc.status_code
+        return exports_page(request, web, errors_of(exc), status, values)
+    return RedirectResponse("/exports?msg=requested", status_code=303)
+
+
+@router.post("/exports/{export_id}/approve")
+def approve(export_id: int, request: Request, web: User, form: Form) -> Response:
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.APPROVER}, "Approving an export")
+    try:
+        export_api.approve_export(export_id, request, web.principal, ApproveIn(note=text(form, "note")))
+    except (ValidationError, HTTPException) as exc:
+        return exports_page(request, web, errors_of(exc), 422 if isinstance(exc, ValidationError) else exc.status_code)
+    return RedirectResponse("/exports?msg=approved", status_code=303)
+
+
+@router.post("/exports/{export_id}/deny")
+def deny(export_id: int, request: Request, web: User, form: Form) -> Response:
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.APPROVER}, "Denying an export")
+    try:
+        export_api.deny_export(export_id, DenyIn(reason=text(form, "reason")), request, web.principal)
+    except (ValidationError, HTTPException) as exc:
+        return exports_page(request, web, errors_of(exc), 422 if isinstance(exc, ValidationError) else exc.status_code)
+    return RedirectResponse("/exports?msg=denied", status_code=303)
+
+
+def holds_page(request: Request, web: WebUser, errors: list[str] | None = None, status: int = 200,
+               values: dict[str, str] | None = None, msg: str = "", include_inactive: bool = False) -> Response:
+    d = daemon_of(request)
+    holds = hold_api.list_holds(request, web.principal, include_inactive=include_inactive)
+    return render(request, web, "holds.html", {
+        "holds": holds, "is_officer": web.role is Role.OFFICER, "cameras": d.cfg.cameras, "errors": errors or [],
+        "values": {**_defaults(d.clock.now_us()), **(values or {})}, "message": MESSAGES.get(msg, ""),
+        "include_inactive": include_inactive, "hold_days": d.cfg.retention.hold_days}, status=status)
+
+
+@router.get("/holds")
+def holds(request: Request, web: User, msg: str = "", all: bool = False) -> Response:  # noqa: A002
+    ensure_role(request, web, HOLD_ROLES, "The holds page")
+    return holds_page(request, web, msg=msg, include_inactive=all)
+
+
+@router.post("/holds")
+def create_hold(request: Request, web: User, form: Form) -> Response:
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.OFFICER}, "Creating a hold")
+    values = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf"}
+    try:
+        body = HoldIn.model_validate({"camera": text(form, "camera") or None, "start": utc_input(text(form, "start")),
+                                      "end": utc_input(text(form, "end")), "reason": text(form, "reason"),
+                                      "case_number": text(form, "case_number")})
+        hold_api.create_hold(body, request, web.principal)
+    except (ValidationError, HTTPException) as exc:
+        return holds_page(request, web, errors_of(exc), 422 if isinstance(exc, ValidationError) else exc.status_code,
+                          values)
+    return RedirectResponse("/holds?msg=held", status_code=303)

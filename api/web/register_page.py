@@ -1,0 +1,50 @@
+"""/register: the access register for auditors, with the API's filters (Art. 19(4))."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+
+from api.routes import audit as audit_api
+from api.web.access_pages import errors_of
+from api.web.deps import REGISTER_ROLES, WebUser, ensure_role, render, web_user
+from edge.register import ACTIONS
+
+router = APIRouter(include_in_schema=False)
+User = Annotated[WebUser, Depends(web_user)]
+PAGE = 100
+
+
+def _day(value: str, end: bool) -> datetime | None:
+    """A `date` field as the start of that UTC day (or of the next one for 'until': inclusive)."""
+    if not value:
+        return None
+    day = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return day + timedelta(days=1) if end else day
+
+
+@router.get("/register")
+def register_page(request: Request, web: User, since: str = "", until: str = "", action: str = "",
+                  actor: str = "", camera: str = "", after_id: int = 0) -> Response:
+    ensure_role(request, web, REGISTER_ROLES, "The access register")
+    filters = {"since": since, "until": until, "action": action, "actor": actor, "camera": camera}
+    errors: list[str] = []
+    page = None
+    try:
+        page = audit_api.audit(request, web.principal, since=_day(since, False), until=_day(until, True),
+                               action=[action] if action else None, actor=actor.strip() or None,
+                               camera=camera.strip() or None, after_id=max(0, after_id), limit=PAGE)
+    except ValueError:
+        errors.append("since/until: dates are YYYY-MM-DD")
+    except HTTPException as exc:
+        errors += errors_of(exc)
+    next_query = None
+    if page is not None and page.next_after_id:
+        next_query = urlencode({k: v for k, v in filters.items() if v} | {"after_id": page.next_after_id})
+    return render(request, web, "register.html", {
+        "page": page, "filters": filters, "actions": sorted(ACTIONS), "errors": errors, "next_query": next_query},
+        status=422 if errors else 200)

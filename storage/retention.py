@@ -1,0 +1,229 @@
+"""The retention sweep: a ring buffer that never deletes under the legal floor or under a hold.
+
+Whole closed segments go, oldest END first across cameras, read from the partial index on stored
+rows page by page, so a sweep costs O(segments it deletes) (plus the held ones it steps over),
+never O(all rows). It stops at the first segment younger than the floor; segments under a hold or
+pinned by a reader are skipped. Only `overwrite_oldest`, and only when the caller says the disk is
+otherwise full, may go under the floor, and each such deletion is a recorded `floor_breach`.
+
+Deletion is two-phase (as Kafka deletes log segments), per batch:
+  1. one `retention_delete` (or `floor_breach`) entry in the hash-chained access register, naming
+     each segment by camera, seq, sha256 and chain value, with the reason; then, in one transaction,
+     the rows go to state 'deleting' (both while readers cannot pin: see storage/pins.py);
+  2. the files are unlinked and their directories fsynced;
+  3. the rows go to 'deleted' with the time. They stay in the chain, so `edge verify` still checks
+     every link and can tell "deleted by retention" (a register record exists) from "missing".
+The register entry comes first: a crash after it leaves rows still 'stored' (swept again, recorded
+twice), never a deletion without a record. A crash after 1 is finished by startup recovery.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.clock import DAY_US, Clock
+from edge.config import RetentionConfig
+from edge.register import SCHEMA as REGISTER_SCHEMA
+from edge.register import SYSTEM, AccessRegister
+from storage.fsutil import fsync_dir
+from storage.holds import Hold, HoldStore
+from storage.index import SEGMENT_COLUMNS, Index, Segment
+from storage.layout import day_name
+from storage.store import SegmentStore
+from storage.totals import StoreTotals
+
+log = logging.getLogger(__name__)
+
+#: Rows read per page of the oldest-first scan, and segments per register entry.
+PAGE = 1000
+BATCH = 500
+#: Register actions that prove a deletion (checked by `unrecorded_deletes`).
+DELETE_ACTIONS = ("retention_delete", "floor_breach")
+
+
+@dataclass
+class SweepResult:
+    deleted: int = 0
+    freed_bytes: int = 0
+    breaches: int = 0
+    skipped_held: int = 0
+    skipped_pinned: int = 0
+    failed: int = 0
+    stopped: str = "nothing_to_do"  # floor | need_met | no_more_segments | nothing_to_do
+    seconds: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _held(seg: Segment, holds: list[Hold]) -> bool:
+    return any(h.covers(seg.camera, seg.start_us, seg.end_us) for h in holds)
+
+
+class RetentionEngine:
+    def __init__(self, store: SegmentStore, holds: HoldStore, register: AccessRegister, cfg: RetentionConfig,
+                 totals: StoreTotals | None = None, clock: Clock | None = None) -> None:
+        self.store = store
+        self.index = store.index
+        self.holds = holds
+        self.register = register
+        self.cfg = cfg
+        self.clock = clock or store.clock
+        self.totals = totals if totals is not None else StoreTotals(store.index)
+        self.deleted_total = 0
+        self.breaches_total = 0
+        #: Called with each deleted batch (after phase 3), e.g. to update metrics.
+        self.on_deleted: Callable[[list[Segment]], None] | None = None
+
+    def floor_cutoff(self, now_us: int) -> int:
+        """A segment may go (without a breach) only when its END is at or before this."""
+        return now_us - int(self.cfg.min_days * DAY_US)
+
+    def max_cutoff(self, now_us: int) -> int | None:
+        return None if self.cfg.max_days is None else now_us - int(self.cfg.max_days * DAY_US)
+
+    def _pages(self) -> Iterator[Segment]:
+        end, sid = -(2**62), -1
+        while True:
+            rows = self.index.reader().execute(
+                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE state='stored' AND (end_us, id) > (?, ?)"
+                " ORDER BY end_us, id LIMIT ?", (end, sid, PAGE),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield Segment(*row)
+            end, sid = rows[-1][4], rows[-1][0]
+
+    def sweep(self, need_bytes: int = 0, reason: str = "high_watermark", allow_breach: bool = False) -> SweepResult:
+        """Free at least `need_bytes` within the rules (and delete what passed max_days); with
+        `allow_breach`, under the floor too (on_full=overwrite_oldest on a full disk)."""
+        t0 = time.monotonic()
+        res = SweepResult()
+        now = self.clock.now_us()
+        floor, oldest_allowed = self.floor_cutoff(now), self.max_cutoff(now)
+        holds = self.holds.in_force()  # once per sweep; checked in memory per candidate
+        pins = self.store.pins
+        batch: list[Segment] = []
+        batch_kind: tuple[str, str] | None = None
+        pending = 0  # bytes in `batch`
+        for seg in self._pages():
+            if oldest_allowed is not None and seg.end_us <= oldest_allowed:
+                kind = ("retention_delete", "max_days")
+            elif res.freed_bytes + pending >= need_bytes:
+                res.stopped = "need_met"
+                break
+            elif seg.end_us <= floor:
+                kind = ("retention_delete", reason)
+            elif allow_breach:
+                kind = ("floor_breach", f"floor_breach ({reason}, on_full=overwrite_oldest)")
+            else:
+                res.stopped = "floor"
+                break
+            if _held(seg, holds):
+                res.skipped_held += 1
+                continue
+            if pins.is_pinned(seg.id):
+                res.skipped_pinned += 1
+                continue
+            if batch and (kind != batch_kind or len(batch) >= BATCH):
+                self._delete(batch, batch_kind, res)  # type: ignore[arg-type]
+                batch, pending = [], 0
+            batch.append(seg)
+            pending += seg.bytes
+            batch_kind = kind
+        else:
+            res.stopped = "no_more_segments"
+        if batch:
+            assert batch_kind is not None
+            self._delete(batch, batch_kind, res)
+        if res.deleted == 0 and res.stopped == "need_met" and need_bytes == 0:
+            res.stopped = "nothing_to_do"
+        res.seconds = time.monotonic() - t0
+        return res
+
+    def _delete(self, batch: list[Segment], kind: tuple[str, str], res: SweepResult) -> None:
+        action, reason = kind
+
+        def mark(free: list[Segment]) -> None:
+            # Phase 1: the record, then the rows, while no reader can pin one of them.
+            self.register.append(
+                SYSTEM, action, cameras=sorted({s.camera for s in free}), subject="retention",
+                purpose=reason, range_start_us=min(s.start_us for s in free),
+                range_end_us=max(s.end_us for s in free),
+                detail={"reason": reason, "segments": [[s.camera, s.seq, s.sha256, s.chain] for s in free]},
+            )
+            with self.index.write() as c:
+                c.executemany("UPDATE segments SET state='deleting', delete_reason=? WHERE id=? AND state='stored'",
+                              [(reason, s.id) for s in free])
+
+        claimed = self.store.pins.claim(batch, lambda s: s.id, mark)
+        res.skipped_pinned += len(batch) - len(claimed)
+        if not claimed:
+            return
+        # Phase 2: the files.
+        dirs: set[Path] = set()
+        gone: list[Segment] = []
+        for seg in claimed:
+            path = self.store.path_of(seg)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                # Left 'deleting': startup recovery finishes it; the sweep goes on with the others.
+                log.error("retention: cannot remove %s (%s); left for recovery", seg.path, exc)
+                res.failed += 1
+                continue
+            dirs.add(path.parent)
+            gone.append(seg)
+        for d in dirs:
+            if d.is_dir():  # a day directory removed by hand has nothing left to make durable
+                fsync_dir(d)
+        # Phase 3: the rows stay in the chain, marked deleted.
+        now = self.clock.now_us()
+        with self.index.write() as c:
+            c.executemany("UPDATE segments SET state='deleted', deleted_us=? WHERE id=? AND state='deleting'",
+                          [(now, s.id) for s in gone])
+        self._prune_dirs(dirs, now)
+        self.totals.removed(gone)
+        freed = sum(s.bytes for s in gone)
+        res.deleted += len(gone)
+        res.freed_bytes += freed
+        res.reasons[reason] = res.reasons.get(reason, 0) + len(gone)
+        self.deleted_total += len(gone)
+        if action == "floor_breach":
+            res.breaches += len(gone)
+            self.breaches_total += len(gone)
+            log.error("retention: FLOOR BREACH: deleted %d segment(s) younger than %g days (%d bytes) to keep"
+                      " recording (on_full=overwrite_oldest)", len(gone), self.cfg.min_days, freed)
+        else:
+            log.info("retention: deleted %d segment(s), %d bytes (%s)", len(gone), freed, reason)
+        if self.on_deleted is not None:
+            self.on_deleted(gone)
+
+    def _prune_dirs(self, dirs: set[Path], now_us: int) -> None:
+        # Empty day directories of past days go too; today's and yesterday's may get a new segment.
+        recent = {day_name(now_us), day_name(now_us - DAY_US)}
+        for d in dirs:
+            if d.name in recent:
+                continue
+            try:
+                d.rmdir()
+            except OSError:
+                continue  # not empty
+            fsync_dir(d.parent)
+
+    def load_counters(self) -> None:
+        self.deleted_total, self.breaches_total = deletion_counters(self.index)
+
+
+def deletion_counters(index: Index) -> tuple[int, int]:
+    """Totals since the store began, for status: every deleted row, every segment of a recorded breach."""
+    index.execute_schema(REGISTER_SCHEMA)
+    r = index.reader()
+    deleted = int(r.execute("SELECT count(*) FROM segments WHERE state IN ('deleting', 'deleted')").fetchone()[0])
+    breaches = int(r.execute(
+        "SELECT coalesce(sum(json_array_length(detail, '$.segments')), 0) FROM register"
+        " WHERE action='floor_breach'").fetchone()[0])
+    return deleted, breaches
