@@ -100,11 +100,25 @@ class CaptureWorker:
         log.info("camera %s: worker started (%s)", self.cfg.id, redact_url(self.cfg.url))
         try:
             self._note_recorder_downtime()
-            self._loop()
         except Exception:
-            log.exception("camera %s: worker failed", self.cfg.id)
+            log.exception("camera %s: could not record the recorder's downtime as a gap", self.cfg.id)
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self._loop()
+                except Exception:
+                    # The index or the disk failed under the worker (e.g. SQLite "disk full"): a
+                    # recorder that stops trying is worse than one that retries, so start over.
+                    log.exception("camera %s: worker failed; restarting it in %g s", self.cfg.id,
+                                  self.cfg.reconnect_max)
+                    self.status.state = CameraState.OFFLINE
+                    self._gap_id = None
+                    self.stop_event.wait(self.cfg.reconnect_max)
         finally:
-            self.gap_close(self.clock.now_us())
+            try:
+                self.gap_close(self.clock.now_us())
+            except Exception:
+                log.exception("camera %s: could not close its open gap", self.cfg.id)
             self.status.state = CameraState.STOPPED
             self.status.connected = False
             log.info("camera %s: worker exited", self.cfg.id)

@@ -4,6 +4,7 @@ a second client joining mid-GOP."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -125,3 +126,32 @@ def test_hung_camera_is_a_timeout_gap_and_recording_resumes(store: SegmentStore,
         w.stop()
         assert w.join(5)
     assert verify_store(store).ok
+
+
+def test_worker_survives_an_index_failure(store: SegmentStore, clip: Callable[..., Path],
+                                          simulator: Callable[..., Simulator]) -> None:
+    """An index write that fails (SQLite full, I/O error) while a camera is down must not end the
+    camera's worker: it keeps trying and records once the camera is back."""
+    sim = simulator({"cam": clip(seed=11)})
+    sim.kill()
+    cam = CameraConfig.model_validate(camera("cam", sim.url("cam"), reconnect_max=0.5))
+    real_open_gap = store.index.open_gap
+    calls = {"n": 0}
+
+    def failing_open_gap(*args: object, **kwargs: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_open_gap(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.index.open_gap = failing_open_gap  # type: ignore[method-assign]
+    w = CaptureWorker(cam, store, 2.0, SystemClock())
+    w.start()
+    try:
+        wait_for(lambda: calls["n"] >= 2, 15, 0.05, "the worker to try again after the failed index write")
+        assert w.alive
+        sim.restart()
+        wait_for(lambda: len(list(store.index.chain_of("cam"))) >= 1, 30, 0.1, "recording after the failure")
+    finally:
+        w.stop()
+        assert w.join(5)
