@@ -1,0 +1,453 @@
+"""Ingest: edge recording K simulated 1080p25 cameras next to K `ffmpeg -c copy -f segment` processes.
+
+The cameras are the project's RTSP simulator (GStreamer serving pre-encoded 1080p25 H.264 clips of
+about 3 Mbit/s in a loop; no live encoding). The two recorders run ONE AFTER THE OTHER against the
+same simulator (on a 2-core box, running them at once would make each steal the other's CPU), each
+measured over the same fixed window after a warm-up:
+
+- CPU: user+sys of the recorder processes only (never the simulator), /proc/PID/stat deltas over
+  the window; for ffmpeg, summed over its K processes. Reported as CPU seconds per stream per minute.
+- memory: peak RSS (VmHWM) summed over the recorder processes, and PSS (shared library pages split
+  between the processes that map them; kinder to K ffmpeg processes).
+- loss: packets written whose wall time falls in the window, counted by demuxing the segment files
+  with PyAV, against 25 fps x window per stream. edge's packet times are exact (segment start from
+  the index + pts); ffmpeg's `-reset_timestamps 1` files carry no wall time, so a segment's start is
+  taken as the mtime of the segment before it (the muxer closes one file when the next one's first
+  packet arrives) and, for the first, the second-resolution time in its name. One frame of slack per
+  stream covers the window edges.
+- bytes: written through write-like system calls over the window (/proc/PID/io wchar: segment
+  files, and for edge also SQLite and logs) per byte received, where received is the payload of the
+  packets counted in the window (rchar cannot serve: recv() on a socket does not count there).
+
+Usage: bench/ingest.py [--streams 8,32,64] [--window 60] [--quick] [--find-max]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import av  # noqa: E402
+import httpx  # noqa: E402
+
+from bench.common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    cpu_seconds,
+    emit,
+    io_bytes,
+    log,
+    machine,
+    pss_kb,
+    ratio,
+    status_kb,
+)
+from capture.simulator import Simulator, default_clip_dir, free_port, make_clip, simulator_available  # noqa: E402
+
+FPS = 25
+SEGMENT_SECONDS = 10
+CLIP_SEEDS = 4  # distinct clips, cycled over the mounts
+GOALS = {"cpu_ratio_max": 0.8, "rss_ratio_max": 0.1, "lost_packets_at_64": 0}
+
+
+def clips(n: int) -> list[Path]:
+    return [make_clip(default_clip_dir(), "normal", 1920, 1080, fps=FPS, gop=50, seconds=8.0,
+                      bitrate=3_000_000, seed=s) for s in range(n)]
+
+
+# -- process measurement ----------------------------------------------------------------------------
+class Meter:
+    """CPU, memory and I/O of a set of processes over a window (RSS sampled every second too)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.cpu0 = self._cpu()
+        self.io0 = self._io()
+        self.t0 = time.monotonic()
+        self.wall0 = time.time()
+        self.peak_rss_sampled_kb = 0
+
+    def _cpu(self) -> float:
+        return sum(cpu_seconds(p) for p in self.pids)
+
+    def _io(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for p in self.pids:
+            for k, v in io_bytes(p).items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    def sample(self) -> None:
+        self.peak_rss_sampled_kb = max(self.peak_rss_sampled_kb, sum(status_kb(p, "VmRSS") for p in self.pids))
+
+    def run(self, seconds: float, alive: Callable[[], bool]) -> None:
+        end = self.t0 + seconds
+        while (now := time.monotonic()) < end:
+            self.sample()
+            if not alive():
+                raise RuntimeError("a recorder process exited during the window")
+            time.sleep(min(1.0, end - now))
+
+    def finish(self) -> dict[str, Any]:
+        cpu = self._cpu() - self.cpu0
+        io1 = self._io()
+        elapsed = time.monotonic() - self.t0
+        self.sample()
+        return {
+            "window_s": round(elapsed, 2),
+            "wall_start": self.wall0,
+            "wall_end": self.wall0 + elapsed,
+            "cpu_s": round(cpu, 2),
+            "peak_rss_mb": round(sum(status_kb(p, "VmHWM") for p in self.pids) / 1024, 1),
+            "peak_rss_sampled_mb": round(self.peak_rss_sampled_kb / 1024, 1),
+            "pss_mb": round(sum(pss_kb(p) for p in self.pids) / 1024, 1),
+            "written_bytes": io1.get("wchar", 0) - self.io0.get("wchar", 0),
+        }
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.25)
+
+
+# -- counting packets in segment files ----------------------------------------------------------------
+def read_times(path: Path) -> tuple[list[tuple[float, int]], float]:
+    """(seconds from the first packet, size) of each video packet of a segment file, and the
+    duration its timestamps span (last pts + one frame)."""
+    out: list[tuple[float, int]] = []
+    with av.open(str(path)) as inp:
+        vin = inp.streams.video[0]
+        tb = vin.time_base
+        assert tb is not None
+        first: int | None = None
+        for pkt in inp.demux(vin):
+            if pkt.size == 0 or pkt.pts is None:
+                continue
+            if first is None:
+                first = pkt.pts
+            out.append((float((pkt.pts - first) * Fraction(tb)), pkt.size))
+    span = (max(t for t, _ in out) + 1 / FPS) if out else 0.0
+    return out, span
+
+
+def in_window(times: list[tuple[float, int]], start_wall: float, t0: float, t1: float) -> tuple[int, int]:
+    """(packets, payload bytes) whose wall time (`start_wall` + offset) is in [t0, t1)."""
+    n = payload = 0
+    for offset, size in times:
+        if t0 <= start_wall + offset < t1:
+            n += 1
+            payload += size
+    return n, payload
+
+
+def edge_counts(root: Path, cameras: list[str], t0: float, t1: float) -> dict[str, Any]:
+    con = sqlite3.connect(f"file:{root / 'index.sqlite3'}?mode=ro", uri=True)
+    try:
+        per: dict[str, int] = {}
+        payload = file_bytes = 0
+        for cam in cameras:
+            rows = con.execute("SELECT path, start_us, end_us FROM segments WHERE camera=? AND start_us < ?"
+                               " AND end_us > ? ORDER BY start_us", (cam, int(t1 * 1e6), int(t0 * 1e6))).fetchall()
+            per[cam] = 0
+            for rel, start_us, _end in rows:
+                times, _ = read_times(root / rel)
+                n, p = in_window(times, start_us / 1e6, t0, t1)
+                per[cam] += n
+                payload += p
+                file_bytes += (root / rel).stat().st_size
+    finally:
+        con.close()
+    return {"per_stream": per, "payload_bytes": payload, "file_bytes": file_bytes}
+
+
+def ffmpeg_counts(dirs: dict[str, Path], t0: float, t1: float) -> dict[str, Any]:
+    per: dict[str, int] = {}
+    payload = file_bytes = 0
+    for cam, d in dirs.items():
+        files = sorted(d.glob("*.mp4"))
+        per[cam] = 0
+        for i, f in enumerate(files):
+            end = f.stat().st_mtime
+            if end < t0 or (i > 0 and files[i - 1].stat().st_mtime >= t1):
+                continue
+            try:
+                times, span = read_times(f)
+            except (av.error.FFmpegError, IndexError) as exc:  # a file without a trailer (killed)
+                log(f"ffmpeg {cam}: cannot read {f.name}: {exc}")
+                continue
+            # The muxer closes a segment (its mtime) when the next one's first packet arrives, so that
+            # is where the next one starts; the first one ends where its own timestamps say.
+            start = files[i - 1].stat().st_mtime if i > 0 else end - span
+            n, p = in_window(times, start, t0, t1)
+            per[cam] += n
+            payload += p
+            file_bytes += f.stat().st_size
+    return {"per_stream": per, "payload_bytes": payload, "file_bytes": file_bytes}
+
+
+def loss(per_stream: dict[str, int], window: float) -> dict[str, Any]:
+    expected = round(FPS * window)
+    # One frame of slack per stream: the window's two edges can each cut a frame interval.
+    deficits = {cam: max(0, expected - n - 1) for cam, n in per_stream.items()}
+    return {
+        "packets_expected": expected * len(per_stream),
+        "packets_written": sum(per_stream.values()),
+        "packets_lost": sum(deficits.values()),
+        "streams_with_loss": sorted(cam for cam, d in deficits.items() if d > 0),
+        "min_stream_packets": min(per_stream.values()) if per_stream else 0,
+    }
+
+
+# -- the recorders ----------------------------------------------------------------------------------
+def write_edge_config(path: Path, root: Path, urls: dict[str, str], api_port: int, health: bool) -> None:
+    lines = [
+        "[storage]", f'root = "{root}"', f"segment_seconds = {SEGMENT_SECONDS}", "",
+        "[api]", 'host = "127.0.0.1"', f"port = {api_port}", "",
+        "[health]", f"enabled = {'true' if health else 'false'}", "",
+    ]
+    for cam, url in urls.items():
+        lines += ["[[cameras]]", f'id = "{cam}"', f'url = "{url}"', 'site_category = "street"', ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def run_edge(urls: dict[str, str], work: Path, warmup: float, window: float, health: bool,
+             profile: Path | None = None) -> dict[str, Any]:
+    root = work / "edge-store"
+    cfg = work / "edge.toml"
+    port = free_port()
+    write_edge_config(cfg, root, urls, port, health)
+    logf = open(work / "edge.log", "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([PYTHON, "-m", "edge", "--log-level", "warning", "run", "-c", str(cfg)],
+                            stdout=logf, stderr=logf, cwd=ROOT, start_new_session=True)
+    try:
+        def recording() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"edge exited with {proc.returncode}: {(work / 'edge.log').read_text()[-2000:]}")
+            try:
+                cams = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2.0).json()["cameras"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+            return len(cams) == len(urls) and all(s == "recording" for s in cams.values())
+
+        wait_until(recording, 60 + len(urls), "edge to record every camera")
+        time.sleep(warmup)
+        spy = None
+        if profile is not None:
+            # A dev aid: py-spy (pip install py-spy into the venv) samples without pausing edge.
+            spy = subprocess.Popen([str(Path(PYTHON).parent / "py-spy"), "record", "--nonblocking", "--threads",
+                                    "--format", "raw", "-r", "50", "-d", str(int(window)), "-p", str(proc.pid),
+                                    "-o", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        meter = Meter([proc.pid])
+        meter.run(window, lambda: proc.poll() is None)
+        m = meter.finish()
+        if spy is not None:
+            spy.wait(30)
+        time.sleep(1.0)  # the packets of the window's last instant reach the file
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(60)
+        if rc != 0:
+            log(f"edge exited with {rc}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        logf.close()
+    m["counts"] = edge_counts(root, list(urls), m["wall_start"], m["wall_end"])
+    return m
+
+
+def ffmpeg_cmd(url: str, out: Path) -> list[str]:
+    # What Frigate runs per camera for recording (its global args: -hide_banner -loglevel warning).
+    return ["ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostdin", "-rtsp_transport", "tcp", "-i", url,
+            "-c", "copy", "-f", "segment", "-segment_time", str(SEGMENT_SECONDS), "-segment_format", "mp4",
+            "-reset_timestamps", "1", "-strftime", "1", str(out / "%Y%m%d%H%M%S.mp4")]
+
+
+def run_ffmpeg(urls: dict[str, str], work: Path, warmup: float, window: float) -> dict[str, Any]:
+    dirs = {cam: work / "ffmpeg" / cam for cam in urls}
+    procs: list[subprocess.Popen[bytes]] = []
+    logf = open(work / "ffmpeg.log", "wb")  # noqa: SIM115 - closed in finally
+    try:
+        for cam, url in urls.items():
+            dirs[cam].mkdir(parents=True)
+            procs.append(subprocess.Popen(ffmpeg_cmd(url, dirs[cam]), stdin=subprocess.DEVNULL,
+                                          stdout=logf, stderr=logf, start_new_session=True))
+
+        def writing() -> bool:
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"an ffmpeg exited: {(work / 'ffmpeg.log').read_text()[-2000:]}")
+            return all(any(d.glob("*.mp4")) for d in dirs.values())
+
+        wait_until(writing, 60 + len(urls), "every ffmpeg to write its first segment")
+        time.sleep(warmup)
+        meter = Meter([p.pid for p in procs])
+        meter.run(window, lambda: all(p.poll() is None for p in procs))
+        m = meter.finish()
+        time.sleep(1.0)
+        for p in procs:
+            p.send_signal(signal.SIGINT)  # ffmpeg writes the trailer of the open segment and exits
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        logf.close()
+    m["counts"] = ffmpeg_counts(dirs, m["wall_start"], m["wall_end"])
+    return m
+
+
+def summarize(m: dict[str, Any], k: int) -> dict[str, Any]:
+    c = m.pop("counts")
+    minutes = m["window_s"] / 60
+    out = dict(m)
+    out.pop("wall_start")
+    out.pop("wall_end")
+    out["cpu_s_per_stream_per_min"] = round(m["cpu_s"] / k / minutes, 4)
+    out["cpu_percent_of_core_per_stream"] = round(100 * m["cpu_s"] / k / m["window_s"], 3)
+    out.update(loss(c["per_stream"], m["window_s"]))
+    out["received_payload_bytes"] = c["payload_bytes"]
+    out["written_per_received"] = ratio(m["written_bytes"], c["payload_bytes"], 4)
+    out["segment_file_bytes"] = c["file_bytes"]
+    return out
+
+
+def run_k(k: int, clip_paths: list[Path], warmup: float, window: float, health: bool,
+          recorders: tuple[str, ...] = ("edge", "ffmpeg"), profile: Path | None = None) -> dict[str, Any]:
+    mounts = {f"cam{i + 1}": clip_paths[i % len(clip_paths)] for i in range(k)}
+    result: dict[str, Any] = {"streams": k}
+    with tempfile.TemporaryDirectory(prefix=f"edge-bench-ingest-{k}-") as tmp, Simulator(mounts) as sim:
+        work = Path(tmp)
+        urls = {f"cam-{i + 1}": sim.url(f"cam{i + 1}") for i in range(k)}
+        assert sim.pid is not None
+        for name in recorders:
+            sim_cpu0 = cpu_seconds(sim.pid)
+            t0 = time.monotonic()
+            log(f"K={k}: {name} (warm-up {warmup:g} s, window {window:g} s)")
+            (work / name).mkdir()
+            if name == "edge":
+                m = run_edge(urls, work / name, warmup, window, health,
+                             profile / f"edge-{k}.txt" if profile is not None else None)
+            else:
+                m = run_ffmpeg(urls, work / name, warmup, window)
+            s = summarize(m, k)
+            s["simulator_cpu_percent"] = round(100 * (cpu_seconds(sim.pid) - sim_cpu0) / (time.monotonic() - t0), 1)
+            result[name] = s
+            log(f"K={k}: {name}: {s['cpu_percent_of_core_per_stream']}% of a core per stream, "
+                f"peak RSS {s['peak_rss_mb']} MB, lost {s['packets_lost']}/{s['packets_expected']}")
+    if "edge" in result and "ffmpeg" in result:
+        e, f = result["edge"], result["ffmpeg"]
+        result["ratios_edge_over_ffmpeg"] = {
+            "cpu": ratio(e["cpu_s"], f["cpu_s"]),
+            "peak_rss": ratio(e["peak_rss_mb"], f["peak_rss_mb"]),
+            "pss": ratio(e["pss_mb"], f["pss_mb"]),
+            "written_per_received": ratio(e["written_per_received"], f["written_per_received"]),
+        }
+        result["goals_met"] = {
+            "cpu_le_0.8x": result["ratios_edge_over_ffmpeg"]["cpu"] is not None
+            and result["ratios_edge_over_ffmpeg"]["cpu"] <= GOALS["cpu_ratio_max"],
+            "rss_le_0.1x": result["ratios_edge_over_ffmpeg"]["peak_rss"] is not None
+            and result["ratios_edge_over_ffmpeg"]["peak_rss"] <= GOALS["rss_ratio_max"],
+            "no_loss": e["packets_lost"] == 0,
+        }
+    return result
+
+
+def find_max(clip_paths: list[Path], start: int, step: int, limit: int, warmup: float, window: float,
+             health: bool) -> dict[str, Any]:
+    """Coarse search upward from `start` (edge only): the largest K recorded without loss."""
+    trials: list[dict[str, Any]] = []
+    best: int | None = None
+    k = start
+    while k <= limit:
+        try:
+            r = run_k(k, clip_paths, warmup, window, health, recorders=("edge",))
+        except RuntimeError as exc:
+            log(f"find-max: K={k} failed: {exc}")
+            trials.append({"streams": k, "error": str(exc)[:500]})
+            break
+        e = r["edge"]
+        trials.append({"streams": k, "packets_lost": e["packets_lost"], "cpu_percent_total": round(
+            100 * e["cpu_s"] / e["window_s"], 1), "simulator_cpu_percent": e["simulator_cpu_percent"]})
+        if e["packets_lost"] > 0:
+            break
+        best = k
+        k += step
+    return {"largest_without_loss": best, "step": step, "trials": trials}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--streams", default="8,32,64", help="comma-separated stream counts (default 8,32,64)")
+    ap.add_argument("--window", type=float, default=60.0, help="measurement window, seconds (default 60)")
+    ap.add_argument("--warmup", type=float, default=15.0, help="seconds after all streams record (default 15)")
+    ap.add_argument("--quick", action="store_true", help="K=4, 15 s window, 5 s warm-up")
+    ap.add_argument("--no-health", action="store_true", help="run edge with image health off")
+    ap.add_argument("--recorders", default="edge,ffmpeg", help="which recorders to run (default edge,ffmpeg)")
+    ap.add_argument("--find-max", action="store_true", help="then search the largest K edge records without loss")
+    ap.add_argument("--find-max-step", type=int, default=32)
+    ap.add_argument("--find-max-limit", type=int, default=256)
+    ap.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="write py-spy collapsed stacks of edge over each window to DIR (needs py-spy)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.streams, args.window, args.warmup = "4", 15.0, 5.0
+    ks = [int(x) for x in args.streams.split(",") if x.strip()]
+    recorders = tuple(r for r in ("edge", "ffmpeg") if r in args.recorders.split(","))
+    if not recorders:
+        ap.error("--recorders: name edge and/or ffmpeg")
+    missing = simulator_available()
+    if missing is not None:
+        print(f"the RTSP simulator cannot run here; install with: {missing}", file=sys.stderr)
+        return 2
+    if "ffmpeg" in recorders and shutil.which("ffmpeg") is None:
+        print("ffmpeg not found; `scripts/sysdeps.sh --ffmpeg` installs it", file=sys.stderr)
+        return 2
+    log("preparing 1080p clips (cached after the first run) ...")
+    clip_paths = clips(CLIP_SEEDS)
+    result: dict[str, Any] = {
+        "benchmark": "ingest", "machine": machine(),
+        "setup": {"clip": "1080p25 H.264, GOP 50, ~3 Mbit/s, looped by the GStreamer RTSP simulator",
+                  "order": "edge then ffmpeg, one after the other, against the same simulator",
+                  "segment_seconds": SEGMENT_SECONDS, "window_s": args.window, "warmup_s": args.warmup,
+                  "edge_health": not args.no_health, "ffmpeg": " ".join(ffmpeg_cmd("URL", Path("OUT")))},
+        "goals": GOALS, "runs": [],
+    }
+    for k in ks:
+        result["runs"].append(run_k(k, clip_paths, args.warmup, args.window, not args.no_health,
+                                    recorders=recorders, profile=args.profile))
+    if args.find_max:
+        start = max(ks) + args.find_max_step
+        result["find_max"] = find_max(clip_paths, start, args.find_max_step, args.find_max_limit,
+                                      args.warmup, min(args.window, 30.0), not args.no_health)
+    emit("ingest", result, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
+    os._exit(130)
