@@ -137,23 +137,32 @@ class Daemon:
             self._notify.stop()
             self._notify.join(1.0)
             self.notifier.send("STOPPING=1", "STATUS=stopping: closing active segments")
+        if self._api is not None:
+            # No new requests while the rest stops; requests under way finish before the join below.
+            self._api.should_exit = True
         for svc in self.services:
             svc.stop()
         for w in self.workers.values():
             w.stop()
+        all_stopped = True
         for cam_id, w in self.workers.items():
             if not w.join(max(0.0, deadline - time.monotonic())):
                 # Blocked in a socket read on a hung camera: its complete fragments are on disk and
                 # startup recovery salvages the partial; the exit must not wait for the socket timeout.
                 log.warning("camera %s: worker did not stop in time; its segment is recovered at next start",
                             cam_id)
+                all_stopped = False
         for svc in self.services:
-            svc.join(max(0.0, deadline - time.monotonic()))
-        if self._api is not None:
-            self._api.should_exit = True
-            if self._api_thread is not None:
-                self._api_thread.join(max(0.5, deadline - time.monotonic()))
-        self.store.close()
+            all_stopped &= svc.join(max(0.0, deadline - time.monotonic()))
+        if self._api_thread is not None:
+            self._api_thread.join(max(0.5, deadline - time.monotonic()))
+            all_stopped &= not self._api_thread.is_alive()
+        if all_stopped:
+            self.store.close()
+        else:
+            # A thread still inside a query would fail on a closed connection; every commit is
+            # already durable (WAL, synchronous=FULL), so the process may simply exit.
+            log.warning("some threads did not stop in time; leaving the index to close with the process")
         log.info("edge stopped")
 
     def run_forever(self) -> int:
