@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
+from fmp4 import encode_fmp4 as shared_encode_fmp4
 
 from storage.chain import segment_link
 from storage.index import Segment
@@ -21,7 +20,6 @@ from storage.salvage import salvage
 from storage.store import SegmentStore, StreamInfo
 from storage.verify import verify_store
 
-MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 T0 = datetime_to_us(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))
 NOW = T0 + 3_600_000_000
 S = 1_000_000
@@ -37,17 +35,7 @@ class FixedClock:
 
 
 def encode_fmp4(sink: object, frames: int) -> None:
-    """25 fps, GOP 25 (one fragment per second), muxed exactly as the recorder does."""
-    with av.open(sink, mode="w", format="mp4", options={"movflags": MOVFLAGS}) as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        stream.codec_context.gop_size = 25
-        stream.codec_context.options = {"bf": "0", "preset": "ultrafast", "sc_threshold": "0"}
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 5 % 256, np.uint8), format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    shared_encode_fmp4(sink, frames, shade=5)
 
 
 @pytest.fixture

@@ -12,30 +12,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
+from fmp4 import encode_fmp4 as shared_encode_fmp4
 
+from capture.segmenter import MOVFLAGS  # noqa: E402 - the recorder's own flags
 from storage.layout import Layout, datetime_to_us
 from storage.salvage import SalvageError, plan_salvage, probe, salvage
 from storage.writer import SegmentFile
 
-MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 T0 = datetime_to_us(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))
 REPO = Path(__file__).resolve().parents[1]
 
 
 def encode_fmp4(sink: object, frames: int = 75) -> None:
-    """Encode `frames` frames (25 fps, GOP 25, so one fragment per second) into `sink`."""
-    with av.open(sink, mode="w", format="mp4", options={"movflags": MOVFLAGS}) as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        stream.codec_context.gop_size = 25
-        stream.codec_context.options = {"bf": "0", "preset": "ultrafast", "sc_threshold": "0"}
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 3 % 256, np.uint8), format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    shared_encode_fmp4(sink, frames, shade=3)
 
 
 def boxes(data: bytes) -> list[tuple[int, bytes, int]]:

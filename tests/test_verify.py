@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
+from fmp4 import encode_fmp4 as shared_encode_fmp4
 
 import storage.verify
 from storage.chain import GENESIS, segment_link
@@ -20,7 +19,6 @@ from storage.salvage import sha256_file
 from storage.store import SegmentStore, StreamInfo
 from storage.verify import verify_store
 
-MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 T0 = datetime_to_us(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))
 S = 1_000_000
 
@@ -31,17 +29,7 @@ class FixedClock:
 
 
 def encode_fmp4(sink: object, frames: int = 25) -> None:
-    """25 fps, GOP 25, muxed exactly as the recorder does."""
-    with av.open(sink, mode="w", format="mp4", options={"movflags": MOVFLAGS}) as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        stream.codec_context.gop_size = 25
-        stream.codec_context.options = {"bf": "0", "preset": "ultrafast", "sc_threshold": "0"}
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 7 % 256, np.uint8), format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    shared_encode_fmp4(sink, frames, shade=7)
 
 
 def record(store: SegmentStore, camera: str, start_us: int) -> Segment:
