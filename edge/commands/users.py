@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from collections.abc import Callable
 from typing import Any
 
 from edge.commands import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_config_arg, load_or_report
+from edge.config import EdgeConfig
 from edge.register import Actor
 from edge.users import Role
 
@@ -38,92 +40,83 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_token_rotate)
 
 
-def _open(ns: argparse.Namespace) -> Any:
-    cfg = load_or_report(ns.config)
-    if cfg is None:
-        return None
-    from edge.clock import SystemClock
-    from edge.register import AccessRegister
-    from edge.users import UserStore
-    from storage.store import SegmentStore
+class _Admin:
+    """The stores an administration command works on, opened on the configured root."""
 
-    store = SegmentStore(cfg.storage.root, SystemClock())
-    users = UserStore(store.index, store.clock, cfg.access.auth_failures_per_minute)
-    register_ = AccessRegister(store.index, store.clock)
-    return store, users, register_
+    def __init__(self, cfg: EdgeConfig) -> None:
+        from edge.clock import SystemClock
+        from edge.register import AccessRegister
+        from edge.users import UserStore
+        from storage.store import SegmentStore
+
+        self.store = SegmentStore(cfg.storage.root, SystemClock())
+        self.users = UserStore(self.store.index, self.store.clock, cfg.access.auth_failures_per_minute)
+        self.register = AccessRegister(self.store.index, self.store.clock)
+
+
+def _admin_command(body: Callable[[argparse.Namespace, _Admin], int]) -> Callable[[argparse.Namespace], int]:
+    """Load the config (exit 2 when refused), open the stores, run `body`, always close."""
+
+    def run(ns: argparse.Namespace) -> int:
+        cfg = load_or_report(ns.config)
+        if cfg is None:
+            return EXIT_CONFIG
+        admin = _Admin(cfg)
+        try:
+            return body(ns, admin)
+        finally:
+            admin.store.close()
+
+    return run
 
 
 CLI_ADMIN = Actor(getpass.getuser(), "admin", "", "cli")
 
 
-def cmd_user_add(ns: argparse.Namespace) -> int:
-    opened = _open(ns)
-    if opened is None:
-        return EXIT_CONFIG
-    store, users, reg = opened
+@_admin_command
+def cmd_user_add(ns: argparse.Namespace, admin: _Admin) -> int:
     try:
-        try:
-            user, token = users.add(ns.name, Role(ns.role), ns.credential_id, created_by=CLI_ADMIN.name)
-        except ValueError as exc:
-            print(f"error: {exc}")
-            return EXIT_FAILED
-        if ns.password:
-            users.set_password(ns.name, getpass.getpass(f"password for {ns.name}: "))
-        reg.append(CLI_ADMIN, "user_add", subject=user.name,
-                   detail={"role": user.role.value, "credential_id": user.credential_id})
-        print(f"user '{user.name}' created with role {user.role.value} (credential {user.credential_id}).")
-        print("API token (shown once, store it now):")
-        print(token)
-        return EXIT_OK
-    finally:
-        store.close()
+        user, token = admin.users.add(ns.name, Role(ns.role), ns.credential_id, created_by=CLI_ADMIN.name)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return EXIT_FAILED
+    if ns.password:
+        admin.users.set_password(ns.name, getpass.getpass(f"password for {ns.name}: "))
+    admin.register.append(CLI_ADMIN, "user_add", subject=user.name,
+                          detail={"role": user.role.value, "credential_id": user.credential_id})
+    print(f"user '{user.name}' created with role {user.role.value} (credential {user.credential_id}).")
+    print("API token (shown once, store it now):")
+    print(token)
+    return EXIT_OK
 
 
-def cmd_user_list(ns: argparse.Namespace) -> int:
-    opened = _open(ns)
-    if opened is None:
-        return EXIT_CONFIG
-    store, users, _ = opened
+@_admin_command
+def cmd_user_list(ns: argparse.Namespace, admin: _Admin) -> int:
+    for u in admin.users.list():
+        print(f"{u.name}\t{u.role.value}\t{u.credential_id}\t{'disabled' if u.disabled else 'active'}")
+    return EXIT_OK
+
+
+@_admin_command
+def cmd_user_disable(ns: argparse.Namespace, admin: _Admin) -> int:
     try:
-        for u in users.list():
-            print(f"{u.name}\t{u.role.value}\t{u.credential_id}\t{'disabled' if u.disabled else 'active'}")
-        return EXIT_OK
-    finally:
-        store.close()
+        admin.users.set_disabled(ns.name, ns.disable)
+    except KeyError:
+        print(f"error: no user '{ns.name}'")
+        return EXIT_FAILED
+    admin.register.append(CLI_ADMIN, "user_disable" if ns.disable else "user_enable", subject=ns.name)
+    print(f"user '{ns.name}' {'disabled' if ns.disable else 'enabled'}")
+    return EXIT_OK
 
 
-def cmd_user_disable(ns: argparse.Namespace) -> int:
-    opened = _open(ns)
-    if opened is None:
-        return EXIT_CONFIG
-    store, users, reg = opened
+@_admin_command
+def cmd_token_rotate(ns: argparse.Namespace, admin: _Admin) -> int:
     try:
-        try:
-            users.set_disabled(ns.name, ns.disable)
-        except KeyError:
-            print(f"error: no user '{ns.name}'")
-            return EXIT_FAILED
-        reg.append(CLI_ADMIN, "user_disable" if ns.disable else "user_enable", subject=ns.name)
-        print(f"user '{ns.name}' {'disabled' if ns.disable else 'enabled'}")
-        return EXIT_OK
-    finally:
-        store.close()
-
-
-def cmd_token_rotate(ns: argparse.Namespace) -> int:
-    opened = _open(ns)
-    if opened is None:
-        return EXIT_CONFIG
-    store, users, reg = opened
-    try:
-        try:
-            token = users.rotate_token(ns.name)
-        except KeyError:
-            print(f"error: no user '{ns.name}'")
-            return EXIT_FAILED
-        reg.append(CLI_ADMIN, "token_rotate", subject=ns.name)
-        print(f"new token for '{ns.name}' (the old one no longer works):")
-        print(token)
-        return EXIT_OK
-    finally:
-        store.close()
+        token = admin.users.rotate_token(ns.name)
+    except KeyError:
+        print(f"error: no user '{ns.name}'")
+        return EXIT_FAILED
+    admin.register.append(CLI_ADMIN, "token_rotate", subject=ns.name)
+    print(f"new token for '{ns.name}' (the old one no longer works):")
+    print(token)
+    return EXIT_OK
