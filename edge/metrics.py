@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from capture.health import IMAGE_CODES
 from edge.alarms import CODES
-from edge.status import call_dict, export_counts, live_state, pick, stored_totals, version
+from edge.status import call_dict, camera_totals, export_counts, live_state, live_totals, pick, version
 
 if TYPE_CHECKING:
     from edge.daemon import Daemon
@@ -59,12 +59,13 @@ class DaemonCollector(Collector):
                                 labels=labels)
         fps = GaugeMetricFamily("edge_camera_fps", "Frames per second of the last segment", labels=labels)
         bitrate = GaugeMetricFamily("edge_camera_bitrate_bps", "Bit/s of the last segment", labels=labels)
+        totals = live_totals(d)
         for cam in d.cfg.cameras:
             w = d.workers.get(cam.id)
             current = "disabled" if not cam.enabled else (live_state(w.status.state) if w else "reconnecting")
             for s in STATES:
                 state.add_metric([cam.id, s], 1.0 if s == current else 0.0)
-            n, nbytes, _, newest = stored_totals(d.store.index, cam.id)
+            n, nbytes, _, newest = camera_totals(d.store.index, totals, cam.id)
             stored.add_metric([cam.id], n)
             stored_b.add_metric([cam.id], nbytes)
             if w is None:
@@ -108,8 +109,13 @@ class DaemonCollector(Collector):
             yield GaugeMetricFamily("edge_storage_free_bytes", "Free bytes on the store's volume", value=usage.free)
         except OSError as exc:
             log.warning("metrics: cannot read the store's volume: %s", exc)
-        r = d.store.index.reader().execute("SELECT coalesce(sum(bytes), 0) FROM segments WHERE state='stored'")
-        yield GaugeMetricFamily("edge_storage_store_bytes", "Bytes of stored segments", value=float(r.fetchone()[0]))
+        totals = live_totals(d)
+        if totals is not None:
+            store_bytes = sum(t.bytes for t in totals.values())
+        else:
+            r = d.store.index.reader().execute("SELECT coalesce(sum(bytes), 0) FROM segments WHERE state='stored'")
+            store_bytes = int(r.fetchone()[0])
+        yield GaugeMetricFamily("edge_storage_store_bytes", "Bytes of stored segments", value=float(store_bytes))
         ret = _status(getattr(d, "retention", None))
         forecast = pick(ret, "forecast_days")
         if isinstance(forecast, int | float):

@@ -34,12 +34,13 @@ from edge.status_schema import (  # noqa: F401 - re-exported: the schema is part
     StorageOut,
 )
 from edge.timefmt import hhmm, iso
-from storage.index import Index
+from storage.index import Gap, Index
 from storage.layout import Layout
 
 if TYPE_CHECKING:
     from edge.daemon import Daemon
     from storage.store import SegmentStore
+    from storage.totals import CameraTotals
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class Sources:
     retention: dict[str, Any] | None = None
     exports: dict[str, Any] | None = None
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The daemon's running per-camera totals (storage/totals.py); None: aggregate from the index.
+    totals: dict[str, CameraTotals] | None = None
 
 
 def version() -> str:
@@ -164,7 +167,36 @@ def from_daemon(d: Daemon) -> Sources:
         retention=call_dict(getattr(d, "retention", None), "status"),
         exports=export_counts(getattr(d, "exports", None)),
         health={c.id: health.report(c.id) for c in d.cfg.cameras} if health is not None else {},
+        totals=live_totals(d),
     )
+
+
+def live_totals(d: Any) -> dict[str, CameraTotals] | None:
+    """The daemon's in-memory per-camera totals of stored segments (kept by the retention service),
+    or None when it has none (the caller then aggregates the index). The first call before the
+    retention service loaded them runs the load itself, once."""
+    totals = getattr(getattr(d, "retention", None), "totals", None)
+    snapshot = getattr(totals, "snapshot", None)
+    if not callable(snapshot):
+        return None
+    try:
+        out = snapshot()
+    except Exception:
+        log.exception("status: store totals unavailable; aggregating the index")
+        return None
+    return out if isinstance(out, dict) else None
+
+
+def camera_totals(index: Index, totals: dict[str, CameraTotals] | None,
+                  camera: str) -> tuple[int, int, int | None, int | None]:
+    """(segments, bytes, oldest start, newest end) of a camera's stored segments: from the running
+    totals when there are any, else from the index (a one-off aggregate, `edge status` offline)."""
+    if totals is None:
+        return stored_totals(index, camera)
+    t = totals.get(camera)
+    if t is None:
+        return 0, 0, None, None
+    return t.segments, t.bytes, t.oldest_start_us, t.newest_end_us
 
 
 def recorded_alarms(index: Index) -> list[Alarm]:
@@ -207,9 +239,25 @@ def stored_totals(index: Index, camera: str) -> tuple[int, int, int | None, int 
     return int(r[0]), int(r[1]), r[2], r[3]
 
 
+def gaps_overlapping(index: Index, camera: str, since_us: int, until_us: int) -> list[Gap]:
+    """A camera's gaps overlapping [since_us, until_us) (as `Index.gaps`), in start order, found
+    through the indexes on open gaps and on (camera, end_us) (storage/recovery.py creates them), so a
+    camera's long history of outages is never scanned on a status request."""
+    rows = index.reader().execute(
+        # Open gaps (a camera has at most one or two) are filtered on start here: with the bound in
+        # SQL the planner would prefer the (camera, start_us) index and walk every older gap.
+        "SELECT id, camera, start_us, end_us, reason, detail FROM gaps WHERE camera=? AND end_us IS NULL"
+        " UNION ALL"
+        " SELECT id, camera, start_us, end_us, reason, detail FROM gaps WHERE camera=? AND end_us >= ?"
+        " AND start_us < ?",
+        (camera, camera, since_us, until_us),
+    ).fetchall()
+    return [Gap(*r) for r in sorted(rows, key=lambda r: (r[2], r[0])) if r[2] < until_us]
+
+
 def gaps_since(index: Index, camera: str, since_us: int, now_us: int) -> GapsOut:
     total = 0
-    gaps = index.gaps(camera, since_us, now_us)
+    gaps = gaps_overlapping(index, camera, since_us, now_us)
     for g in gaps:
         end = g.end_us if g.end_us is not None else now_us
         total += max(0, min(end, now_us) - max(g.start_us, since_us))
@@ -300,7 +348,7 @@ def build(src: Sources) -> StatusDoc:
     cameras: list[CameraOut] = []
     store_bytes = store_segments = 0
     for cam in src.cfg.cameras:
-        n, nbytes, oldest, newest = stored_totals(src.index, cam.id)
+        n, nbytes, oldest, newest = camera_totals(src.index, src.totals, cam.id)
         store_bytes += nbytes
         store_segments += n
         w = src.workers.get(cam.id, {})

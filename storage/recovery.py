@@ -9,6 +9,7 @@ moved to `<root>/quarantine/<camera>/` and recorded in the anomalies table.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,16 @@ from storage.salvage import SalvageError, probe, salvage, sha256_file
 from storage.store import SegmentStore
 
 log = logging.getLogger(__name__)
+
+#: Indexes recovery's startup queries rely on, so they never scan every row of a big store:
+#: 'deleting' rows (few by design) and open gaps are found by seeks, not by a full table scan.
+RECOVERY_SCHEMA = """
+CREATE INDEX IF NOT EXISTS segments_deleting ON segments (id) WHERE state = 'deleting';
+CREATE INDEX IF NOT EXISTS gaps_open ON gaps (id) WHERE end_us IS NULL;
+-- Also what the status document's "gaps in the last 24 h" seeks on (edge/status.py).
+CREATE INDEX IF NOT EXISTS gaps_camera_end ON gaps (camera, end_us);
+"""
+
 
 @dataclass
 class RecoveryReport:
@@ -62,7 +73,7 @@ class _Recovery:
         for d in dirs:
             if not d.is_dir():
                 continue
-            for tmp in sorted(d.rglob("*" + TMP_SUFFIX) if recursive else d.glob("*" + TMP_SUFFIX)):
+            for tmp in sorted(d.rglob("*" + TMP_SUFFIX) if recursive else _tmp_names(d)):
                 if not tmp.exists() and not tmp.is_symlink():
                     continue  # inside a temporary directory already removed
                 if tmp.is_dir() and not tmp.is_symlink():
@@ -98,11 +109,24 @@ class _Recovery:
         if last is not None:
             # Every row whose file can live in the listed day dirs starts on or after the first one.
             since = last.start_us - last.start_us % DAY_US
-            known = {s.path for s in self.index.segments_in_range(camera, since, 2**62, stored_only=False)}
+            # Paths only (whole rows carry hashes and chain values: most of this loop's time otherwise),
+            # by a range seek on (camera, start_us).
+            known = {r[0] for r in self.index.reader().execute(
+                "SELECT path FROM segments WHERE camera=? AND start_us >= ?", (camera, since))}
         by_start: dict[int, _Candidate] = {}
         for day in day_dirs:
-            for path in sorted(day.iterdir()):
-                cand = self.classify(camera, path, known, last.start_us if last else None)
+            prefix, day_str = self.layout.relative(day) + "/", day.name
+            with os.scandir(day) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            for listed in entries:
+                name = listed.name
+                # The common case (millions of files over a store's life, a day's worth listed here):
+                # an indexed segment in its own day directory. A string compare against the index's
+                # paths and the type the directory listing already gave; no stat, no date parsing.
+                if (name.endswith(SEGMENT_SUFFIX) and name.startswith(day_str) and prefix + name in known
+                        and _plain_file(listed)):
+                    continue
+                cand = self.classify(camera, day / name, known, last.start_us if last else None)
                 if cand is None:
                     continue
                 # A salvage interrupted after its rename leaves X.mp4 beside X.mp4.partial (same start);
@@ -201,8 +225,24 @@ class _Recovery:
             self.event(logging.INFO, f"{gap.camera}: closed open gap #{gap.id} ({gap.reason}) at startup")
 
 
+def _tmp_names(d: Path) -> list[Path]:
+    """Entries of `d` with a temporary name (as `d.glob("*.tmp")`, without a pattern match per entry:
+    a day directory holds a day of segments)."""
+    with os.scandir(d) as it:
+        return [d / e.name for e in it if e.name.endswith(TMP_SUFFIX)]
+
+
+def _plain_file(entry: os.DirEntry[str]) -> bool:
+    """A regular file, not a symlink (the type comes from the listing; no stat on most filesystems)."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
 def recover(store: SegmentStore, cameras: Iterable[str]) -> RecoveryReport:
     """Reconcile the store after an unclean stop. Call before any capture worker starts."""
+    store.index.execute_schema(RECOVERY_SCHEMA)
     rec = _Recovery(store)
     layout = store.layout
     names = sorted(set(cameras) | set(layout.cameras_on_disk()))
