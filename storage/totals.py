@@ -81,7 +81,10 @@ class StoreTotals:
             seg.end_us if t.newest_end_us is None else max(t.newest_end_us, seg.end_us),
         )
 
-    def removed(self, segs: Iterable[Segment]) -> None:
+    def removed(self, segs: Iterable[Segment], refresh_oldest: bool = True) -> None:
+        """Take deleted segments out of the totals. With `refresh_oldest=False` only the counts and
+        bytes change: the caller (a retention sweep) calls `refresh_oldest` once for the cameras it
+        touched, instead of one query per camera per batch."""
         if self._loaded_max_id is None:
             self.load()
             return  # the fresh aggregate already leaves them out
@@ -97,13 +100,26 @@ class StoreTotals:
                     continue
                 self._cams[cam] = replace(t, bytes=max(0, t.bytes - b), segments=max(0, t.segments - n))
                 touched.add(cam)
-        for cam in touched:
-            # The partial index on stored rows makes this a single seek, however many rows were deleted.
-            row = self.index.reader().execute(
-                "SELECT min(start_us) FROM segments WHERE camera=? AND state='stored'", (cam,)
+        if refresh_oldest:
+            self.refresh_oldest(touched)
+
+    def refresh_oldest(self, cameras: Iterable[str]) -> None:
+        """Re-read the oldest stored start of each camera (after deletions): one index seek each."""
+        if self._loaded_max_id is None:
+            self.load()
+            return
+        conn = self.index.reader()
+        for cam in cameras:
+            # INDEXED BY: left to itself SQLite may pick segments_camera_start and walk every deleted
+            # row of the camera (they stay forever) before the first stored one.
+            row = conn.execute(
+                "SELECT min(start_us) FROM segments INDEXED BY segments_stored_camera"
+                " WHERE camera=? AND state='stored'", (cam,)
             ).fetchone()
             with self._lock:
-                t = self._cams[cam]
+                t = self._cams.get(cam)
+                if t is None:
+                    continue
                 oldest = row[0] if row else None
                 self._cams[cam] = replace(t, oldest_start_us=oldest,
                                           newest_end_us=t.newest_end_us if oldest is not None else None)
