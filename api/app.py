@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from fastapi import Depends, FastAPI
 
 if TYPE_CHECKING:
     from edge.daemon import Daemon
 
 
+def _preload_anyio() -> None:
+    """anyio imports its API lazily, on first use, in whatever thread first serves a file. CPython
+    3.11 before 3.11.8 can fail with "AST constructor recursion depth mismatch" when two threads
+    compile at once (gh-106905), so resolve every lazy name here, once, on the starting thread."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in dir(anyio):
+            with contextlib.suppress(AttributeError, ImportError):
+                getattr(anyio, name)
+
+
 def create_app(daemon: Daemon) -> FastAPI:
+    _preload_anyio()
     # No anonymous /openapi.json (deny by default): the schema is served to authenticated users below.
     app = FastAPI(title="edge", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.daemon = daemon
