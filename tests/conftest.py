@@ -13,7 +13,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import DaemonProcess  # noqa: E402
 
+from api.app import _preload_anyio  # noqa: E402
 from capture.simulator import Simulator, make_clip, simulator_available  # noqa: E402
+
+# pytest rewrites the modules of every installed pytest plugin (anyio ships one) with ast.parse when
+# they are imported; anyio imports lazily, so a daemon thread's first file response would parse in a
+# thread, and CPython 3.11.7 fails when two threads build ASTs at once (gh-106905). Import it all
+# now, while this is the only thread.
+_preload_anyio()
 
 #: Small clips keep the simulator and the recorder cheap; GOP 25 at 25 fps is one keyframe a second.
 CLIP = {"width": 320, "height": 180, "fps": 25, "gop": 25, "seconds": 6.0}
