@@ -69,7 +69,7 @@ class H264Depacketizer(Depacketizer):
     def _nal_done(self, t: int, mv: memoryview, start: int, end: int) -> None:
         if t == IDR:
             self._key = True
-        elif t == SPS or t == PPS:
+        elif t in (SPS, PPS):
             self._param(t, bytes(mv[start:end]))
 
     def _param(self, t: int, unit: bytes) -> None:
@@ -124,7 +124,7 @@ class H264Depacketizer(Depacketizer):
                 self._fu = -1
                 if ft == IDR:
                     self._key = True
-                elif ft == SPS or ft == PPS:
+                elif ft in (SPS, PPS):
                     self._param(ft, bytes(au[fu_start + 4:]))
         elif t == STAP_A:
             i = pos + 1

@@ -65,7 +65,7 @@ class H265Depacketizer(Depacketizer):
     def _nal_done(self, t: int, mv: memoryview, start: int, end: int) -> None:
         if t in IRAP:
             self._key = True
-        elif t == VPS or t == SPS or t == PPS:
+        elif t in (VPS, SPS, PPS):
             self._param(t, bytes(mv[start:end]))
 
     def push(self, mv: memoryview, start: int, end: int) -> None:
@@ -114,7 +114,7 @@ class H265Depacketizer(Depacketizer):
                 self._fu = -1
                 if ft in IRAP:
                     self._key = True
-                elif ft == VPS or ft == SPS or ft == PPS:
+                elif ft in (VPS, SPS, PPS):
                     self._param(ft, bytes(au[fu_start + 4:]))
         elif t == AP:
             i = pos + 2
