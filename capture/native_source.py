@@ -8,6 +8,7 @@ first unit), in 1/clock-rate units; RTCP sender reports map them to the camera's
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,10 +64,8 @@ class NativeSource:
     def connect(self) -> list[StreamParams]:
         c = self.client
         c.connect()
-        try:
+        with contextlib.suppress(Unsupported):  # OPTIONS is optional for some cameras; DESCRIBE decides
             c.options()
-        except Unsupported:
-            pass  # OPTIONS is optional for some cameras; DESCRIBE decides
         session = c.describe()
         video = session.first("video")
         if video is None:

@@ -167,6 +167,10 @@ class CameraConfig(Strict):
     reconnect_max: float = Field(default=5.0, gt=0.0, le=600.0)
     stall_timeout: float = Field(default=10.0, gt=0.0, le=600.0)
     record_audio: bool = True
+    #: How packets come off the camera: "native" (own RTSP/TCP client and RTP depacketizers, H.264/
+    #: H.265 + AAC), "pyav" (FFmpeg's RTSP demuxer), or "auto" (native, falling back to PyAV with one
+    #: log line for what it does not handle: other codecs, UDP-only cameras, rtsps://).
+    ingest: Literal["auto", "native", "pyav"] = "auto"
 
     @field_validator("id")
     @classmethod

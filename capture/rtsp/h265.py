@@ -133,3 +133,13 @@ class H265Depacketizer(Depacketizer):
             return
         if marker:
             self._emit()
+
+
+def to_annexb(au: bytearray) -> None:
+    """Rewrite a unit of 4-byte length-prefixed NAL units as Annex-B, in place (same size): the MP4
+    muxer builds hvcC from Annex-B extradata and then expects Annex-B samples."""
+    i, n = 0, len(au)
+    while i + 4 <= n:
+        size = LENGTH.unpack_from(au, i)[0]
+        au[i:i + 4] = b"\0\0\0\1"
+        i += 4 + size
