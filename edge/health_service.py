@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from capture import health
 from capture.sampler import DecodeError, KeyframeSampler, Sample, decode
 from capture.state import CameraState
-from edge import baseline
+from edge import baseline, clock_drift
 from edge.alarms import Severity
 from edge.clock import Clock
 from edge.register import SYSTEM, AccessRegister, Actor
@@ -113,6 +113,7 @@ class HealthService(PeriodicService):
         open_gaps = {g.camera: g for g in self.d.store.index.open_gaps()}
         stopping = self.d.stopping
         for cam_id, w in list(self.d.workers.items()):
+            clock_drift.check(alarms, cam_id, w.status)
             state = w.status.state
             gap = open_gaps.get(cam_id)
             dead = not w.alive and not stopping

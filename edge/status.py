@@ -71,6 +71,7 @@ RULES: dict[str, tuple[str, str]] = {
     "floor_breach": ("Art. 19(8)", "footage kept at least 30 days"),
     "disk_error": ("Art. 20(3)", "original records preserved"),
     "recovery": ("Art. 20(3)", "original records preserved"),
+    "clock_drift": ("Art. 19(6)", "regular maintenance"),
 }
 #: How a camera alarm reads in a sentence ("camera gate-2 offline since 10:02 UTC").
 PHRASE = {
@@ -78,6 +79,7 @@ PHRASE = {
     "dark": "picture too dark", "overexposed": "picture overexposed", "covered": "lens covered",
     "blurred": "picture blurred", "frozen": "picture frozen",
     "moved": "view differs from its commissioned reference (moved or re-aimed; report it, Art. 19(5))",
+    "clock_drift": "camera clock off the recorder's",
 }
 
 

@@ -2,7 +2,8 @@
 
 A depacketizer is fed whole RTP packets as (memoryview, start, end) into the reader's buffer, so
 no per-packet object is made before the payload is copied once into the access unit being built.
-Loss handling is the same for every codec: a sequence gap discards the access unit being built
+Loss handling is the same for every codec: the first timestamp of a stream is dropped (it may
+have been joined mid-unit), a sequence gap discards the access unit being built
 and every packet of the timestamp the gap was seen on (the lost packets may have been its head),
 and the next complete unit carries `after_loss`. A late or duplicate packet (behind the expected
 sequence number) is dropped: over TCP it cannot be a reordering the sender meant.
@@ -75,7 +76,10 @@ class Depacketizer:
     def _sequence(self, seq: int, ts: int) -> bool:
         """False when the packet is to be dropped (late, duplicate, or part of a broken unit)."""
         expected = self.next_seq
-        if expected >= 0 and seq != expected:
+        if expected < 0:
+            # The first packet may be the middle of a unit (joined mid-stream): drop its timestamp.
+            self._broken_ts = ts
+        elif seq != expected:
             gap = (seq - expected) & 0xFFFF
             if gap >= 0x8000:
                 self.late += 1
