@@ -59,7 +59,8 @@ def run_video(units: list[tuple[int, list[bytes]]], packets: list[Packet], hevc:
     dep: H264Depacketizer | H265Depacketizer = H265Depacketizer(0, out) if hevc else H264Depacketizer(0, out)
     # A leading packet of another timestamp: the first timestamp of a stream is always dropped.
     first = units[0][0] - 3600
-    lead = Packet((packets[0].seq if first_seq is None else first_seq) - 1, first, True, h265_nal(1, b"x") if hevc else h264_nal(1, b"x"), -1)
+    lead_seq = (packets[0].seq if first_seq is None else first_seq) - 1
+    lead = Packet(lead_seq, first, True, h265_nal(1, b"x") if hevc else h264_nal(1, b"x"), -1)
     feed(dep, [lead, *packets])
     return out
 
