@@ -16,6 +16,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from fractions import Fraction
 from typing import cast
 
@@ -27,6 +28,7 @@ from av.video.codeccontext import VideoCodecContext
 
 from capture.native_source import StreamParams
 from storage.index import Segment
+from storage.salvage import SalvageError, plan_salvage
 from storage.store import SegmentStore, StreamInfo
 from storage.writer import SegmentFile
 
@@ -105,6 +107,8 @@ class NativeSegmenter:
         #: Called with each keyframe packet and its output stream before it is muxed (the health
         #: sampler's hook: the stream's codec context carries the extradata a decoder needs).
         self.keyframe_hook: Callable[[av.Packet, av.stream.Stream], None] | None = None
+        #: Where the disk-bound end of a segment runs (the shared closer thread), None: right here.
+        self.defer: Callable[[Callable[[], Segment | None]], Future[Segment | None]] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -123,7 +127,7 @@ class NativeSegmenter:
                 self.extradata = extradata
                 self.info = StreamInfo(self.video.codec, 0, 0)
             if act is not None and (changed or dts - act.base >= self.segment_ticks):
-                self.close()
+                self.close(wait=False)
                 act = None
             if act is None:
                 if not self.info.width:
@@ -201,7 +205,8 @@ class NativeSegmenter:
         return self.active
 
     def _close_on_full(self, act: _Open) -> None:
-        self.active = None
+        if self.active is act:
+            self.active = None
         self.disk_full = True
         log.error("camera %s: disk full while writing %s; closing it at its last complete fragment",
                   self.camera, act.file.partial.name)
@@ -221,16 +226,31 @@ class NativeSegmenter:
             return
         self.on_closed(seg)
 
-    def close(self) -> Segment | None:
-        """Finish the open segment: trailer, fsync, hash, rename, index row."""
+    def close(self, wait: bool = True) -> Segment | None:
+        """Finish the open segment: trailer, fsync, hash, rename, index row. With `defer` set, the
+        disk-bound part runs there (in order); `wait=False` returns at once (None)."""
         act, self.active = self.active, None
         if act is None:
             return None
+        end_us = self.wall_of(act.last_end)  # now: the session may re-anchor its clock before the job runs
+        if self.defer is None:
+            return self._finish(act, end_us)
+        fut = self.defer(lambda: self._finish_logged(act, end_us))
+        return fut.result() if wait else None
+
+    def _finish_logged(self, act: _Open, end_us: int) -> Segment | None:
+        try:
+            return self._finish(act, end_us)
+        except Exception:
+            # Left as a .partial (or published without its row): startup recovery salvages it.
+            log.exception("camera %s: closing %s failed", self.camera, act.file.partial.name)
+            return None
+
+    def _finish(self, act: _Open, end_us: int) -> Segment | None:
         try:
             act.container.close()
         except Exception as exc:
             if _is_enospc(exc):
-                self.active = act
                 self._close_on_full(act)
                 return None
             if not isinstance(exc, av.error.FFmpegError):
@@ -239,9 +259,24 @@ class NativeSegmenter:
         if act.packets == 0:
             act.file.discard()
             return None
-        seg = self.store.commit(self.camera, act.file, self.wall_of(act.last_end), act.packets, act.info)
+        if not _whole(act.file):
+            # FFmpeg's own I/O does not always report a failed write (ENOSPC) at close: the box walk
+            # does. Keep the complete fragments as after a reported disk-full write.
+            self._close_on_full(act)
+            return None
+        seg = self.store.commit(self.camera, act.file, end_us, act.packets, act.info)
         self.on_closed(seg)
         return seg
+
+
+def _whole(file: SegmentFile) -> bool:
+    """True when the closed file is exactly its boxes: no torn fragment at the end (a few header
+    reads, no data read)."""
+    try:
+        plan = plan_salvage(file.partial)
+    except (SalvageError, OSError):
+        return False
+    return plan.dropped_bytes == 0 and plan.kept_bytes == file.partial.stat().st_size
 
 
 def _is_enospc(exc: BaseException) -> bool:

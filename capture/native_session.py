@@ -8,17 +8,20 @@ the same contract: `run()` returns or raises `Reconnect`, `close()` is always ca
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING
 
 import av
 import av.stream
 
+from capture.native_loop import closer, reader_loop
 from capture.native_mux import NativeSegmenter
 from capture.native_source import NativeSource
 from capture.rtsp.errors import RtspError, Unsupported
 from capture.rtsp.h264 import H264Depacketizer, avcc
-from capture.rtsp.h265 import H265Depacketizer, to_annexb
+from capture.rtsp.h265 import to_annexb
+from capture.rtsp.rtp import AccessUnit
 from capture.session import Reconnect
 from capture.state import CameraState
 from capture.timestamps import TimestampPolicy, Verdict
@@ -43,6 +46,8 @@ class NativeSession:
         self._rate = 90000
         self._paused = False
         self._params_version = 0
+        #: Read on the one shared reader thread (False: block on the worker's own thread).
+        self.shared_loop = True
 
     def wall_of(self, ticks: int) -> int:
         if self._anchor is None:
@@ -90,59 +95,114 @@ class NativeSession:
         seg = self.segmenter = NativeSegmenter(cfg.id, self.w.store, self.w.segment_seconds, video, audio,
                                                self.wall_of, self._segment_closed, frame_ticks)
         seg.keyframe_hook = self._keyframe
-        dep = src.video
-        hevc = video.codec == "hevc"
-        st = self.w.status
-        st.connected = True
+        self._vpol, self._apol = vpol, apol
+        self._dep = src.video
+        self._hevc = video.codec == "hevc"
+        self._pending: tuple[bytearray | bytes, int, int, bool] | None = None
+        self._last_video = time.monotonic()
+        self.w.status.connected = True
+        if self.shared_loop:
+            self._run_on_loop(seg)
+        else:
+            self._run_here()
+        if self._pending is not None:
+            self._emit(self._pending)
+            self._pending = None
+
+    # -- the two ways to read: on the shared reader loop (default), or blocking on this thread ----
+    def _run_on_loop(self, seg: NativeSegmenter) -> None:
+        seg.defer = closer
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        loop = reader_loop()
+        loop.add(self)
+        try:
+            while not self.w.stop_event.is_set() and not self._done.wait(0.25):
+                pass
+        finally:
+            loop.remove(self)
+        if self._error is not None:
+            raise self._error
+
+    def drain(self, now: float) -> None:
+        """On the reader loop's thread: what the camera sent since the last pass."""
+        src = self.source
+        assert src is not None
+        try:
+            units = src.read_available(now)
+        except RtspError as exc:
+            raise Reconnect(exc.reason, str(exc)) from exc
+        if units:
+            self._process(units, now)
+        elif now - src.last_data > self.w.cfg.stall_timeout:
+            raise Reconnect("timeout", f"nothing from the camera for {self.w.cfg.stall_timeout:g} s")
+        if now - self._last_video > self.w.cfg.stall_timeout:
+            raise Reconnect("stalled", f"no video packet for {self.w.cfg.stall_timeout:g} s")
+
+    def fail(self, exc: BaseException) -> None:
+        self._error = exc
+        self._done.set()
+
+    def _run_here(self) -> None:
+        src = self.source
+        assert src is not None
         stop = self.w.stop_event
-        origin = src.origin
-        pending: tuple[bytearray | bytes, int, int, bool] | None = None
         while not stop.is_set():
             try:
                 units = src.read()
             except RtspError as exc:
                 raise Reconnect(exc.reason, str(exc)) from exc
-            for au in units:
-                ts = au.ts - origin(au)
-                if au.stream:
-                    if apol is not None and not self._paused:
-                        s = apol.stamp(ts, ts)
-                        if s.verdict is Verdict.OK:
-                            seg.write_audio(au.data, s.pts)
-                    continue
-                st.packets += 1
-                st.bytes += len(au.data)
-                st.last_packet_monotonic = time.monotonic()
-                if self._check_paused():
-                    pending = None
-                    vpol.reset()
-                    continue
-                s = vpol.stamp(ts, ts)
-                if s.verdict is Verdict.MERGE and pending is not None:
-                    pending = (bytes(pending[0]) + bytes(au.data), pending[1], pending[2], pending[3] or au.keyframe)
-                    continue
-                if pending is not None:
-                    self._emit(pending, dep.params_version, dep)
-                if s.verdict is Verdict.DISCONTINUITY:
-                    st.discontinuities += 1
-                    log.warning("camera %s: timestamp discontinuity, starting a new segment", cfg.id)
-                    seg.close()
-                    self._anchor = None
-                    s = vpol.stamp(ts, ts)
-                st.timestamp_repairs = vpol.repaired
-                if hevc:
-                    to_annexb(au.data)  # type: ignore[arg-type]
-                pending = (au.data, s.pts, s.dts, au.keyframe)
-            stats = src.stats()
-            st.rtp_lost = stats["lost"]
-            st.clock_drift_us = src.drift_us
-        if pending is not None:
-            self._emit(pending, dep.params_version, dep)
+            now = time.monotonic()
+            self._process(units, now)
+            if now - self._last_video > self.w.cfg.stall_timeout:
+                raise Reconnect("stalled", f"no video packet for {self.w.cfg.stall_timeout:g} s")
 
-    def _emit(self, unit: tuple[bytearray | bytes, int, int, bool], version: int,
-              dep: H264Depacketizer | H265Depacketizer) -> None:
+    def _process(self, units: list[AccessUnit], now: float) -> None:
+        src, seg, st = self.source, self.segmenter, self.w.status
+        assert src is not None and seg is not None
+        vpol, apol, origin = self._vpol, self._apol, src.origin
+        pending = self._pending
+        for au in units:
+            ts = au.ts - origin(au)
+            if au.stream:
+                if apol is not None and not self._paused:
+                    s = apol.stamp(ts, ts)
+                    if s.verdict is Verdict.OK:
+                        seg.write_audio(au.data, s.pts)
+                continue
+            st.packets += 1
+            st.bytes += len(au.data)
+            self._last_video = now
+            if self._check_paused():
+                pending = None
+                vpol.reset()
+                continue
+            s = vpol.stamp(ts, ts)
+            if s.verdict is Verdict.MERGE and pending is not None:
+                pending = (bytes(pending[0]) + bytes(au.data), pending[1], pending[2], pending[3] or au.keyframe)
+                continue
+            if pending is not None:
+                self._emit(pending)
+            if s.verdict is Verdict.DISCONTINUITY:
+                st.discontinuities += 1
+                log.warning("camera %s: timestamp discontinuity, starting a new segment", self.w.cfg.id)
+                seg.close(wait=False)
+                self._anchor = None
+                s = vpol.stamp(ts, ts)
+            st.timestamp_repairs = vpol.repaired
+            if self._hevc:
+                to_annexb(au.data)  # type: ignore[arg-type]
+            pending = (au.data, s.pts, s.dts, au.keyframe)
+        self._pending = pending
+        st.last_packet_monotonic = now
+        st.rtp_lost = src.video.lost
+        st.clock_drift_us = src.drift_us
+
+    def _emit(self, unit: tuple[bytearray | bytes, int, int, bool]) -> None:
         seg = self.segmenter
         assert seg is not None
+        dep = self._dep
+        version = dep.params_version
         data, pts, dts, key = unit
         extradata = None
         if key and (version != self._params_version or not seg.extradata) and dep.params:
@@ -176,7 +236,7 @@ class NativeSession:
         if not self._paused:
             self._paused = True
             assert seg is not None
-            seg.close()
+            seg.close()  # in full before the gap opens: the chain must not gain a segment after it
             log.warning("camera %s: recording paused (%s)", self.w.cfg.id, reason)
             self.w.gap_open(self.w.clock.now_us(), "paused", reason)
             self.w.status.state = CameraState.PAUSED

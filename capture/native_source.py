@@ -41,7 +41,7 @@ class StreamParams:
 
 class NativeSource:
     def __init__(self, url: str, timeout: float, audio: bool = True, handshake_timeout: float | None = None,
-                 box_now_us: Callable[[], int] | None = None, batch_wait: float = 0.02) -> None:
+                 box_now_us: Callable[[], int] | None = None, batch_wait: float = 0.05) -> None:
         self.client = RtspClient(url, timeout, handshake_timeout)
         self.want_audio = audio
         self.box_now_us = box_now_us or (lambda: time.time_ns() // 1000)
@@ -53,6 +53,8 @@ class NativeSource:
         #: Audio the camera offers that this path cannot carry (e.g. "PCMA"): the caller logs it.
         self.skipped_audio: str | None = None
         self._out: list[AccessUnit] = []
+        #: monotonic time of the last byte from the camera (`read_available`)
+        self.last_data = time.monotonic()
         self._handlers: list[Handler | None] = []
 
     @property
@@ -138,6 +140,20 @@ class NativeSource:
         self.client.keepalive(now)
         if n < BATCH_BYTES and self.batch_wait:
             time.sleep(self.batch_wait)
+        return units
+
+    def read_available(self, now: float) -> list[AccessUnit]:
+        """Without blocking (the shared reader loop): what the socket holds, as access units."""
+        n = self.client.drain(self._handlers)
+        self.client.keepalive(now)
+        out = self._out
+        if not out:
+            if n:
+                self.last_data = now
+            return out[:0]
+        self.last_data = now
+        units = out[:]
+        out.clear()
         return units
 
     def origin(self, unit: AccessUnit) -> int:

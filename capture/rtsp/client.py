@@ -174,7 +174,8 @@ class RtspClient:
             n = self._fill - self._start
             self.buf[0:n] = self.buf[self._start:self._fill]
             self._start, self._fill = 0, n
-        self.sock.settimeout(timeout)
+        if timeout:
+            self.sock.settimeout(timeout)
         try:
             n = self.sock.recv_into(self.mv[self._fill:])
         except TimeoutError:
@@ -245,6 +246,27 @@ class RtspClient:
     def pump(self, handlers: list[Handler | None]) -> int:
         """One recv, then every complete frame to its handler. Returns the bytes received."""
         n = self._recv(self.timeout)
+        self._dispatch(handlers)
+        return n
+
+    def drain(self, handlers: list[Handler | None]) -> int:
+        """Without blocking: read what the socket holds (recv until it is empty), dispatching as the
+        buffer fills. Returns the bytes received (0: nothing was waiting)."""
+        assert self.sock is not None
+        if self.sock.gettimeout() != 0.0:
+            self.sock.setblocking(False)
+        total = 0
+        while True:
+            try:
+                n = self._recv(0.0)
+            except BlockingIOError:
+                return total
+            total += n
+            self._dispatch(handlers)
+            if n < len(self.buf) // 4:
+                return total  # the kernel buffer is very likely empty now: save the EAGAIN call
+
+    def _dispatch(self, handlers: list[Handler | None]) -> None:
         buf, mv = self.buf, self.mv
         start, fill = self._start, self._fill
         nh = len(handlers)
@@ -264,7 +286,6 @@ class RtspClient:
                     break
                 start = nxt
         self._start = start
-        return n
 
     def _skip_message(self, start: int, fill: int) -> int:
         """Past an interleaved RTSP message (or junk up to the next '$'); -1 when incomplete."""
