@@ -1,8 +1,8 @@
-"""One reader thread for every native camera, and one closer thread for their finished segments.
+"""A few reader threads for every native camera, and one closer thread for their finished segments.
 
 A blocking thread per camera wakes (and takes the GIL) for every few packets: at 32 cameras that
 is thousands of wake-ups and GIL hand-offs a second, the largest share of a thread-per-camera
-recorder's cost (design notes, "Ingest cost"). Here one thread wakes every `interval` seconds and
+recorder's cost (design notes, "Ingest cost"). Here a reader thread wakes every `interval` seconds and
 drains every camera's socket without blocking, so a wake-up serves many packets of many cameras.
 The slow, disk-bound end of a segment (fsync, hash, rename, SQLite) runs on the closer thread, in
 order, so a slow disk never stalls the reading; the capture workers' own threads only connect,
@@ -49,6 +49,10 @@ class ReaderLoop:
                 self._thread.start()
             self._wake.notify()
 
+    @property
+    def size(self) -> int:
+        return len(self._members)
+
     def remove(self, member: Member) -> None:
         """After this returns the loop no longer touches `member` (it waits for a pass to end)."""
         with self._lock:
@@ -75,22 +79,27 @@ class ReaderLoop:
             time.sleep(max(self.interval - spent, 0.001))
 
 
-_loop: ReaderLoop | None = None
+#: Reader threads: a few, not one. On a shared or busy box the scheduler gives each runnable thread
+#: its share, so a single reader for 64 cameras could be starved into loss; four keep wake-ups at
+#: ~80 a second in all and let the C parts (recv, mux) of one overlap another's Python.
+POOL = 4
+_loops: list[ReaderLoop] = []
 _closer: ThreadPoolExecutor | None = None
 _guard = threading.Lock()
 
 
 def reader_loop() -> ReaderLoop:
-    global _loop
+    """The least busy of the shared reader loops (made on first use)."""
     with _guard:
-        if _loop is None:
-            _loop = ReaderLoop()
-        return _loop
+        if len(_loops) < POOL:
+            _loops.append(ReaderLoop())
+            return _loops[-1]
+        return min(_loops, key=lambda lp: lp.size)
 
 
 def closer(job: Callable[[], T]) -> Future[T]:
     """Run a segment's closing work on the one closer thread (FIFO: segments commit in order)."""
-    global _closer
+    global _closer  # noqa: PLW0603 - one executor for the process, made on first use
     with _guard:
         if _closer is None:
             _closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="native-closer")

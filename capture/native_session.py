@@ -117,7 +117,7 @@ class NativeSession:
         loop = reader_loop()
         loop.add(self)
         try:
-            while not self.w.stop_event.is_set() and not self._done.wait(0.25):
+            while not self.w.stop_event.is_set() and not self._done.wait(0.5):
                 pass
         finally:
             loop.remove(self)
