@@ -1,0 +1,161 @@
+"""SIP transports: one UDP socket, or one TCP connection to the platform (reconnected when lost).
+
+Each delivers (raw message, peer address) to a callback on its own thread and sends bytes to a
+peer. A datagram or stream that cannot be framed is dropped here (TCP: the connection is reset),
+never raised into the service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable
+
+from edge.gb28181.sip import SipError, StreamFramer
+
+log = logging.getLogger(__name__)
+
+Addr = tuple[str, int]
+Handler = Callable[[bytes, Addr], None]
+
+
+def local_ip_towards(host: str, port: int) -> str:
+    """The address this host uses to reach `host` (no packet is sent: a UDP connect only routes)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((host, port))
+            return str(s.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+class UdpTransport:
+    name = "UDP"
+
+    def __init__(self, bind: Addr, handler: Handler) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(bind)
+        self.sock.settimeout(0.5)
+        self.handler = handler
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gb28181-udp", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def send(self, data: bytes, addr: Addr) -> None:
+        try:
+            self.sock.sendto(data, addr)
+        except OSError as exc:
+            log.warning("gb28181: send to %s:%d failed: %s", addr[0], addr[1], exc)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65_535)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                continue
+            if data.strip(b"\r\n"):
+                self.handler(data, (addr[0], addr[1]))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self.sock.close()
+
+
+class TcpTransport:
+    """SIP over TCP (RFC 3261 18.3): the device keeps one connection to the platform and the
+    platform's requests arrive on it too."""
+
+    name = "TCP"
+
+    def __init__(self, bind: Addr, server: Addr, handler: Handler) -> None:
+        self.bind = bind
+        self.server = server
+        self.handler = handler
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gb28181-tcp", daemon=True)
+        self._port = bind[1]
+        self.connected = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(self.bind)
+        sock.settimeout(5.0)
+        sock.connect(self.server)
+        sock.settimeout(0.5)
+        self._port = int(sock.getsockname()[1])
+        return sock
+
+    def send(self, data: bytes, addr: Addr) -> None:
+        with self._lock:
+            sock = self._sock
+        if sock is None:
+            log.debug("gb28181: no TCP connection, message dropped")
+            return
+        try:
+            sock.sendall(data)
+        except OSError as exc:
+            log.warning("gb28181: TCP send failed: %s", exc)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                sock = self._connect()
+            except OSError as exc:
+                log.debug("gb28181: TCP connect to %s:%d failed: %s", *self.server, exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff = 0.5
+            with self._lock:
+                self._sock = sock
+            self.connected.set()
+            framer = StreamFramer()
+            try:
+                while not self._stop.is_set():
+                    try:
+                        chunk = sock.recv(65_536)
+                    except TimeoutError:
+                        continue
+                    if not chunk:
+                        break
+                    for msg in framer.feed(chunk):
+                        self.handler(msg, self.server)
+            except (OSError, SipError) as exc:
+                log.warning("gb28181: TCP connection to the platform dropped: %s", exc)
+            finally:
+                self.connected.clear()
+                with self._lock:
+                    self._sock = None
+                sock.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(2.0)
