@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from edge.gb28181.rtp import RtpSink, TcpSink, UdpSink
 
 log = logging.getLogger(__name__)
 
+FINISHED_KEEP_SECONDS = 60.0
 ACTIONS = {"Play": "gb28181_live", "Playback": "gb28181_playback", "Download": "gb28181_download"}
 
 
@@ -38,6 +40,8 @@ class Session:
     thread: threading.Thread | None = None
     frames: int = 0
     error: str = ""
+    #: monotonic time the media ended; the dialog stays until BYE (or FINISHED_KEEP_SECONDS).
+    finished: float | None = None
 
 
 class Refused(Exception):
@@ -60,7 +64,11 @@ class SessionManager:
 
     def count(self) -> int:
         with self._lock:
-            return len(self._sessions)
+            now = time.monotonic()
+            for k in [k for k, s in self._sessions.items()
+                      if s.finished is not None and now - s.finished > FINISHED_KEEP_SECONDS]:
+                del self._sessions[k]
+            return sum(1 for s in self._sessions.values() if s.finished is None)
 
     def get(self, call_id: str) -> Session | None:
         with self._lock:
@@ -124,10 +132,12 @@ class SessionManager:
             s.acked.set()
 
     def bye(self, call_id: str) -> bool:
-        s = self.get(call_id)
+        with self._lock:
+            s = self._sessions.pop(call_id, None)
         if s is None:
             return False
         s.stop.set()
+        s.acked.set()
         return True
 
     def control(self, call_id: str, body: bytes) -> bool:
@@ -182,8 +192,7 @@ class SessionManager:
                 except Exception:
                     log.debug("closing the live source failed", exc_info=True)
             s.sink.close()
-            with self._lock:
-                self._sessions.pop(s.call_id, None)
+            s.finished = time.monotonic()
             if s.offer.session != "Play" or s.frames:
                 self._audit(s.offer, s.channel, "ended" if not s.error else "failed",
                             {"call_id": s.call_id, "frames": s.frames, "error": s.error, "by_bye": stop.is_set()},
