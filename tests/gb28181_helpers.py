@@ -131,7 +131,7 @@ class Platform:
 
 
 def uac(tmp: Path, scenario: str, device_port: int, keys: dict[str, str], transport: str = "udp",
-        timeout: float = 30.0) -> subprocess.CompletedProcess[bytes]:
+        timeout: float = 30.0, pause_ms: int = 0) -> subprocess.CompletedProcess[bytes]:
     """One call of a UAC scenario against the device; SIPp exits 0 when the call succeeded."""
     assert SIPP
     base = {"server_id": SERVER_ID, "device_id": DEVICE_ID, "domain": DOMAIN}
@@ -139,6 +139,8 @@ def uac(tmp: Path, scenario: str, device_port: int, keys: dict[str, str], transp
             "-p", str(free_port() if transport == "tcp" else free_udp_port()), "-t", sipp_transport(transport),
             "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_msg",
             "-message_file", str(tmp / f"uac-{scenario}-{time.monotonic_ns()}.log")]
+    if pause_ms:
+        args += ["-d", str(pause_ms)]
     for k, v in {**base, **keys}.items():
         args += ["-key", k, v]
     return subprocess.run(args, capture_output=True, timeout=timeout + 15)
