@@ -23,6 +23,7 @@ from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig
 from edge.export_producer import ExportProducer
 from edge.exports import ExportManager
+from edge.gb28181.service import attach_gb28181
 from edge.health_service import HealthService, sampler_period
 from edge.hold_release import HoldReleases
 from edge.notify import Notifier, NotifyService, watchdog_interval
@@ -72,6 +73,7 @@ class Daemon:
         self.export_producer: ExportProducer
         self.hold_releases: HoldReleases
         attach_access(self)
+        self.gb28181 = attach_gb28181(self)  # None unless [gb28181] enabled
         self._stop = threading.Event()
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None

@@ -128,8 +128,10 @@ def _segment_frames(inp: av.container.InputContainer, seg_start_us: int, start_u
         t_us = seg_start_us + rel_pts * 100 // 9
         if t_us >= end_us:
             return
+        # Read before filtering: the bitstream filter takes the packet over and resets it.
+        key = bool(pkt.is_keyframe)
         for out in bsf.filter(pkt) if bsf else [pkt]:
-            frame = Frame(bytes(out), bool(pkt.is_keyframe), offset90 + rel_pts, offset90 + rel_dts)
+            frame = Frame(bytes(out), key, offset90 + rel_pts, offset90 + rel_dts)
             if t_us < start_us:
                 # Before the range: keep only the GOP that contains `start`.
                 pending = [frame] if frame.key else pending + [frame] if pending else []

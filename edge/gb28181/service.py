@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import tzinfo
+from typing import Any
 
 from edge.gb28181 import answers, manscdp, sip
 from edge.gb28181.config import Gb28181Config
@@ -171,9 +172,9 @@ class Gb28181Service:
                 self.tx.request(req, self._stop)
 
     def _shutdown(self) -> None:
-        self.sessions.stop_all(2.0)
+        self.sessions.stop_all(1.0)
         quick = threading.Event()
-        timer = threading.Timer(2.0, quick.set)
+        timer = threading.Timer(1.5, quick.set)
         timer.start()
         try:
             self.registrar.unregister(quick)
@@ -376,3 +377,15 @@ def _raw_error_response(data: bytes, status: int, reason: str) -> bytes | None:
     phrase = reason.replace("\r", " ").replace("\n", " ")[:100] or "Bad Request"
     out = [f"SIP/2.0 {status} {phrase}", *copied, "Content-Length: 0"]
     return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8")
+
+
+def attach_gb28181(daemon: Any) -> Gb28181Service | None:
+    """Wiring for the daemon: when `[gb28181] enabled`, build the service from the daemon's parts
+    and add it to the services it starts after the capture workers and stops before them."""
+    if not daemon.cfg.gb28181.enabled:
+        return None
+    from edge.gb28181.adapters import daemon_sources
+
+    svc = Gb28181Service(daemon.cfg.gb28181, daemon_sources(daemon), daemon.clock.now_us)
+    daemon.services.append(svc)
+    return svc
