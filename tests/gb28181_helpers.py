@@ -95,14 +95,18 @@ class Platform:
         raw = self.log_path.read_bytes().decode("latin-1")
         out = []
         for block in re.split(r"\n-{10,}[^\n]*\n", "\n" + raw):
-            m = re.match(r"\s*(?:UDP|TCP) message (received|sent) \[\d+\] bytes ?:\s*\n\n", block)
+            m = re.match(r"\s*(?:UDP|TCP) message (received|sent) [\[(]\d+(?:\] bytes| bytes\)) ?:\s*\n\n", block)
             if not m:
                 continue
             text = block[m.end():].rstrip("\n")
-            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-            if "\r\n\r\n" not in text:
-                text += "\r\n\r\n"
-            out.append(Logged(m.group(1), text))
+            # One TCP read can hold several messages: split them by Content-Length.
+            while text.strip():
+                head, sep, rest = text.partition("\n\n") if "\r\n\r\n" not in text else text.partition("\r\n\r\n")
+                length = re.search(r"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
+                n = int(length.group(1)) if length else 0
+                body, text = rest[:n], rest[n:].lstrip("\r\n")
+                head = head.replace("\r\n", "\n").replace("\n", "\r\n")
+                out.append(Logged(m.group(1), head + "\r\n\r\n" + body))
         return out
 
     def received(self, method: str) -> list[Logged]:

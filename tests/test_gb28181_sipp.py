@@ -357,3 +357,29 @@ def test_registers_again_after_three_missed_keepalives(make_service: Callable[..
         assert len(again.received("REGISTER")) >= 2
     finally:
         again.stop()
+
+
+def test_signalling_over_tcp(store: SegmentStore, tmp_path: Path) -> None:
+    """REGISTER, keepalive and answers on the device's connection to the platform; a query on a
+    connection the platform opens to the device's SIP port."""
+    tcp_platform = Platform(tmp_path, transport="tcp").start()
+    clock = SystemClock()
+    cfg = Gb28181Config(enabled=True, password=PASSWORD, server_address="127.0.0.1", server_port=tcp_platform.port,
+                        local_address="127.0.0.1", local_port=0, transport="tcp", keepalive_seconds=0.5)
+    svc = Gb28181Service(cfg, Sources(Cameras(), store.index, store.layout.root, AlarmCenter(store.index, clock),
+                                      AccessRegister(store.index, clock)), clock.now_us, tz=UTC)
+    svc.start()
+    try:
+        registered(svc)
+        assert tcp_platform.received("REGISTER")[0].header("Via").startswith("SIP/2.0/TCP")
+        assert svc.transport is not None
+        r = uac(tmp_path, "query.xml", svc.transport.port, {"cmd": "Catalog", "sn": "601", "target": DEVICE_ID,
+                                                            "extra": ""}, transport="tcp")
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        answers = with_sn(tcp_platform, "Catalog", 601)
+        assert {i.findtext("DeviceID") for a in answers for i in a.iter("Item")} == {channel_id(n) for n in (1, 2, 3)}
+        wait_for(lambda: tcp_platform.manscdp("Keepalive"), 10, what="a keepalive over TCP")
+    finally:
+        svc.stop()
+        svc.join(10)
+        tcp_platform.stop()

@@ -113,6 +113,8 @@ class Gb28181Service:
         try:
             while not self._stop.is_set():
                 if not self.registrar.registered.is_set():
+                    if isinstance(self.transport, TcpTransport):
+                        self.transport.connected.wait(5.0)
                     if not self.registrar.register():
                         self._stop.wait(self.registrar.retry_delay())
                         continue

@@ -75,42 +75,41 @@ class UdpTransport:
 
 
 class TcpTransport:
-    """SIP over TCP (RFC 3261 18.3): the device keeps one connection to the platform and the
-    platform's requests arrive on it too."""
+    """SIP over TCP (RFC 3261 18.3). The device keeps one connection to the platform (its
+    REGISTER, keepalives and answers go there, and platforms send their requests back on it) and
+    also listens on its SIP port, as devices do, for requests the platform opens a connection for."""
 
     name = "TCP"
+    MAX_INBOUND = 16
 
     def __init__(self, bind: Addr, server: Addr, handler: Handler) -> None:
-        self.bind = bind
         self.server = server
         self.handler = handler
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(bind)
+        self.listener.listen(self.MAX_INBOUND)
+        self.listener.settimeout(0.5)
         self._sock: socket.socket | None = None
+        self._inbound: dict[Addr, socket.socket] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gb28181-tcp", daemon=True)
-        self._port = bind[1]
+        self._threads = [threading.Thread(target=self._run, name="gb28181-tcp", daemon=True),
+                         threading.Thread(target=self._accept, name="gb28181-tcp-accept", daemon=True)]
         self.connected = threading.Event()
 
     @property
     def port(self) -> int:
-        return self._port
+        return int(self.listener.getsockname()[1])
 
     def start(self) -> None:
-        self._thread.start()
-
-    def _connect(self) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(self.bind)
-        sock.settimeout(5.0)
-        sock.connect(self.server)
-        sock.settimeout(0.5)
-        self._port = int(sock.getsockname()[1])
-        return sock
+        for t in self._threads:
+            t.start()
 
     def send(self, data: bytes, addr: Addr) -> None:
         with self._lock:
-            sock = self._sock
+            sock = self._inbound.get(addr) if addr != self.server else None
+            sock = sock or self._sock
         if sock is None:
             log.debug("gb28181: no TCP connection, message dropped")
             return
@@ -119,11 +118,28 @@ class TcpTransport:
         except OSError as exc:
             log.warning("gb28181: TCP send failed: %s", exc)
 
+    def _read(self, sock: socket.socket, peer: Addr) -> None:
+        framer = StreamFramer()
+        try:
+            while not self._stop.is_set():
+                try:
+                    chunk = sock.recv(65_536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    return
+                for msg in framer.feed(chunk):
+                    self.handler(msg, peer)
+        except (OSError, SipError) as exc:
+            # A stream that cannot be framed cannot be resynchronised: drop the connection.
+            log.warning("gb28181: TCP connection with %s:%d dropped: %s", peer[0], peer[1], exc)
+
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
             try:
-                sock = self._connect()
+                sock = socket.create_connection(self.server, timeout=5.0)
+                sock.settimeout(0.5)
             except OSError as exc:
                 log.debug("gb28181: TCP connect to %s:%d failed: %s", *self.server, exc)
                 self._stop.wait(backoff)
@@ -133,29 +149,47 @@ class TcpTransport:
             with self._lock:
                 self._sock = sock
             self.connected.set()
-            framer = StreamFramer()
             try:
-                while not self._stop.is_set():
-                    try:
-                        chunk = sock.recv(65_536)
-                    except TimeoutError:
-                        continue
-                    if not chunk:
-                        break
-                    for msg in framer.feed(chunk):
-                        self.handler(msg, self.server)
-            except (OSError, SipError) as exc:
-                log.warning("gb28181: TCP connection to the platform dropped: %s", exc)
+                self._read(sock, self.server)
             finally:
                 self.connected.clear()
                 with self._lock:
                     self._sock = None
                 sock.close()
 
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, peer = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            addr = (peer[0], peer[1])
+            with self._lock:
+                if len(self._inbound) >= self.MAX_INBOUND:
+                    conn.close()
+                    continue
+                self._inbound[addr] = conn
+            conn.settimeout(0.5)
+            threading.Thread(target=self._serve, args=(conn, addr), name="gb28181-tcp-in", daemon=True).start()
+
+    def _serve(self, conn: socket.socket, addr: Addr) -> None:
+        try:
+            self._read(conn, addr)
+        finally:
+            with self._lock:
+                self._inbound.pop(addr, None)
+            conn.close()
+
     def close(self) -> None:
         self._stop.set()
         with self._lock:
-            if self._sock is not None:
-                with contextlib.suppress(OSError):
-                    self._sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(2.0)
+            socks = [s for s in (self._sock, *self._inbound.values()) if s is not None]
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        for t in self._threads:
+            if t.is_alive():
+                t.join(2.0)
+        self.listener.close()
