@@ -59,7 +59,8 @@ def stored_packets(root: Path, segs: list[sqlite3.Row]) -> list[tuple[int, bool,
                 if pkt.size and pkt.pts is not None:
                     first = pkt.pts if first is None else first
                     t = seg["start_us"] + int((pkt.pts - first) * pkt.time_base * S)
-                    out.append((t, bool(pkt.is_keyframe), [n for n in avcc_nals(bytes(pkt)) if n[0] & 0x1F not in PARAMS]))
+                    nals = [n for n in avcc_nals(bytes(pkt)) if n[0] & 0x1F not in PARAMS]
+                    out.append((t, bool(pkt.is_keyframe), nals))
     return out
 
 

@@ -3,6 +3,7 @@ RFCs, MANSCDP encodings, SDP offers as WVP sends them, ids in the config, spans,
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from datetime import UTC
 
@@ -142,7 +143,8 @@ def test_gb2312_query_is_decoded_and_answered_in_kind() -> None:
     body = ('<?xml version="1.0" encoding="GB2312"?>\r\n<Query><CmdType>Catalog</CmdType><SN>17</SN>'
             '<DeviceID>34020000001180000001</DeviceID><Note>大门</Note></Query>').encode("gb2312")
     cmd = manscdp.parse(body)
-    assert (cmd.root, cmd.cmd_type, cmd.sn, cmd.encoding, cmd.text("Note")) == ("Query", "Catalog", 17, "GB2312", "大门")
+    assert (cmd.root, cmd.cmd_type, cmd.sn, cmd.encoding) == ("Query", "Catalog", 17, "GB2312")
+    assert cmd.text("Note") == "大门"
     dev = DeviceIdentity("34020000001180000001", "edge", "edge", "m", "f", "340200", UTC)
     ch = Channel("cam1", "34020000001320000001", "东门 1", "rtsp://x/1", True, True, True)
     out = catalog(dev, 17, [ch], 8)
@@ -151,8 +153,8 @@ def test_gb2312_query_is_decoded_and_answered_in_kind() -> None:
 
 
 def test_utf8_and_undeclared_bodies_parse() -> None:
-    assert manscdp.parse('<?xml version="1.0" encoding="UTF-8"?><Query><CmdType>DeviceInfo</CmdType>'
-                         '<SN>1</SN><DeviceID>x</DeviceID></Query>'.encode()).cmd_type == "DeviceInfo"
+    assert manscdp.parse(b'<?xml version="1.0" encoding="UTF-8"?><Query><CmdType>DeviceInfo</CmdType>'
+                         b'<SN>1</SN><DeviceID>x</DeviceID></Query>').cmd_type == "DeviceInfo"
     assert manscdp.parse(b"<Query><CmdType>DeviceInfo</CmdType><SN>2</SN></Query>").sn == 2
 
 
@@ -172,10 +174,8 @@ def test_bad_manscdp_is_refused(body: bytes) -> None:
 @settings(max_examples=200)
 @given(st.binary(max_size=300))
 def test_arbitrary_xml_bytes_only_raise_xml_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(manscdp.XmlError):
         manscdp.parse(data)
-    except manscdp.XmlError:
-        pass
 
 
 def test_gb_times_round_trip_in_the_device_zone() -> None:
