@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from fmp4 import encode_fmp4
 from gb28181_helpers import (
@@ -32,16 +33,20 @@ from gb28181_helpers import (
 )
 from helpers import wait_for
 
+from capture.segmenter import MOVFLAGS
 from edge.alarms import AlarmCenter
 from edge.clock import SystemClock
 from edge.gb28181.answers import gb_time
 from edge.gb28181.config import Gb28181Config
 from edge.gb28181.interfaces import Channel, Sources
+from edge.gb28181.media import crc32_mpeg2
 from edge.gb28181.service import Gb28181Service
 from edge.register import AccessRegister, Query
 from storage.layout import datetime_to_us
 from storage.store import SegmentStore, StreamInfo
 
+#: VPS, SPS, PPS, AUD and the header SEI: the hvcC arrays the Annex B rewrite puts before keyframes.
+HEVC_PARAMS = {32, 33, 34, 35, 39}
 pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp (sip-tester) not installed")
 
 T0 = datetime_to_us(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))
@@ -269,11 +274,40 @@ def received_frames(ps: bytes) -> tuple[list[list[bytes]], list[float | None], s
     return frames, times, codec
 
 
+def psm_stream_types(ps: bytes) -> list[int]:
+    """stream_type of each program stream map in the PS, each checked against its CRC."""
+    out = []
+    pos = ps.find(b"\x00\x00\x01\xbc")
+    while pos >= 0:
+        n = int.from_bytes(ps[pos + 4:pos + 6], "big")
+        psm = ps[pos:pos + 6 + n]
+        assert crc32_mpeg2(psm) == 0, "PSM CRC"
+        info = int.from_bytes(psm[8:10], "big")
+        out.append(psm[12 + info])
+        pos = ps.find(b"\x00\x00\x01\xbc", pos + 6 + n)
+    return out
+
+
+def encode_hevc_fmp4(sink: object, frames: int) -> None:
+    """An H.265 fMP4 segment as the recorder would store one from an H.265 camera."""
+    with av.open(sink, mode="w", format="mp4", options={"movflags": MOVFLAGS}) as out:
+        vs = out.add_stream("libx265", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 160, 120, "yuv420p"
+        vs.codec_context.options = {"x265-params": "log-level=none:keyint=25:min-keyint=25:scenecut=0:bframes=0",
+                                    "preset": "ultrafast"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 5 % 256, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+
+
 def _invite(tmp: Path, svc: Gb28181Service, session: str, rx: RtpReceiver, start_us: int, end_us: int,
-            scenario: str = "invite.xml", tcp: bool = False, hold_ms: int = 3000, speed: str = "") -> None:
+            scenario: str = "invite.xml", tcp: bool = False, hold_ms: int = 3000, speed: str = "",
+            channel: int = 1) -> None:
     assert svc.transport is not None
     r = uac(tmp, scenario, svc.transport.port, {
-        "channel": channel_id(1), "session": session, "rtp_ip": "127.0.0.1", "rtp_port": str(rx.port),
+        "channel": channel_id(channel), "session": session, "rtp_ip": "127.0.0.1", "rtp_port": str(rx.port),
         "t_start": str(start_us // S), "t_end": str(end_us // S), "ssrc": "1100000001",
         "media_proto": "TCP/RTP/AVP" if tcp else "RTP/AVP", "setup": "a=setup:passive" if tcp else "",
         "speed": speed}, pause_ms=hold_ms)
@@ -305,6 +339,7 @@ def test_download_sends_the_stored_packets_as_ps_over_rtp(make_service: Callable
     timed = [(t, e) for t, e in zip(times, expected_times, strict=True) if t is not None]
     assert len(timed) >= 5 and all(abs(t - e) < 0.002 for t, e in timed)
     assert max(t for t, _ in timed) > 3.0 and expected_times[-1] == pytest.approx(3.96)
+    assert psm_stream_types(rx.ps_bytes()) == [0x1B] * 4, "a PSM naming H.264 before each of the 4 keyframes"
     entries = svc.sources.register.query(Query(actions=["gb28181_download"]))  # type: ignore[attr-defined]
     assert [e.result for e in entries] == ["ok", "ended"]
     assert entries[0].actor == f"gb28181:{SERVER_ID}" and entries[0].cameras == ["cam1"]
@@ -383,3 +418,26 @@ def test_signalling_over_tcp(store: SegmentStore, tmp_path: Path) -> None:
         svc.stop()
         svc.join(10)
         tcp_platform.stop()
+
+
+def test_h265_footage_is_sent_as_h265_ps(make_service: Callable[..., Gb28181Service], store: SegmentStore,
+                                         tmp_path: Path) -> None:
+    f = store.open_segment("cam2", T0)
+    encode_hevc_fmp4(f, 50)
+    store.commit("cam2", f, T0 + 2 * S, 50, StreamInfo("hevc", 160, 120))
+    svc = registered(make_service())
+    rx = RtpReceiver()
+    try:
+        _invite(tmp_path, svc, "Download", rx, T0, T0 + 2 * S, hold_ms=1500, speed="a=downloadspeed:4", channel=2)
+    finally:
+        rx.close()
+    ps = rx.ps_bytes()
+    with av.open(io.BytesIO(ps), format="mpeg") as c:
+        assert c.streams.video[0].codec_context.name == "hevc"
+        got = [[n for n in annexb_nals(bytes(p)) if (n[0] >> 1) & 0x3F not in HEVC_PARAMS]
+               for p in c.demux() if p.size]
+    with av.open(str(store.path_of(store.index.segments_in_range("cam2", T0, T0 + 2 * S)[0]))) as c:
+        stored = [[n for n in avcc_nals(bytes(p)) if (n[0] >> 1) & 0x3F not in HEVC_PARAMS]
+                  for p in c.demux() if p.size]
+    assert len(stored) == 50 and got == stored
+    assert psm_stream_types(ps) == [0x24] * 2, "a PSM naming H.265 before each keyframe"

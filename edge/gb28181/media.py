@@ -51,10 +51,49 @@ class _Collect(io.RawIOBase):
         return data
 
 
+#: ISO 13818-1 stream_type of the PSM entry (GB/T 28181 Annex C: H.264 0x1B, H.265 0x24).
+STREAM_TYPES = {"h264": 0x1B, "hevc": 0x24}
+PACK_START = b"\x00\x00\x01\xba"
+
+
+def crc32_mpeg2(data: bytes) -> int:
+    """CRC-32/MPEG-2 (poly 0x04C11DB7, MSB first, no final xor), as PSI tables carry."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if crc & 0x80000000 else (crc << 1) & 0xFFFFFFFF
+    return crc
+
+
+def program_stream_map(stream_type: int) -> bytes:
+    """A PSM naming one video stream (id 0xE0). FFmpeg's PS muxer writes none, but platforms
+    (ZLMediaKit, vendor NVR clients) take the codec from it, so it goes before every keyframe."""
+    entries = bytes([stream_type, 0xE0, 0x00, 0x00])
+    body = bytes([0xE0, 0xFF, 0x00, 0x00]) + len(entries).to_bytes(2, "big") + entries
+    head = b"\x00\x00\x01\xbc" + (len(body) + 4).to_bytes(2, "big")
+    return head + body + crc32_mpeg2(head + body).to_bytes(4, "big")
+
+
+def insert_after_pack_header(chunk: bytes, packet: bytes) -> bytes | None:
+    """`chunk` with `packet` after its leading pack header (and system header), or None when the
+    chunk does not start a pack."""
+    if not chunk.startswith(PACK_START) or len(chunk) < 14 or chunk[4] >> 6 != 1:
+        return None
+    pos = 14 + (chunk[13] & 0x07)
+    if chunk[pos:pos + 4] == b"\x00\x00\x01\xbb" and len(chunk) >= pos + 6:
+        pos += 6 + int.from_bytes(chunk[pos + 4:pos + 6], "big")
+    return chunk[:pos] + packet + chunk[pos:]
+
+
 class PsMuxer:
-    """Packets in (90 kHz pts), PS bytes out as the muxer writes them."""
+    """Packets in (90 kHz pts), PS bytes out as the muxer writes them, a PSM in the first pack
+    written once a keyframe went in."""
 
     def __init__(self, template: av.stream.Stream) -> None:
+        codec = template.codec_context.name
+        self._psm = program_stream_map(STREAM_TYPES[codec]) if codec in STREAM_TYPES else b""
+        self._psm_due = False
         self._sink = _Collect()
         self._out = av.open(self._sink, "w", format="vob", options={"preload": "0", "max_delay": "0"},
                             buffer_size=4096)
@@ -62,9 +101,16 @@ class PsMuxer:
         self._stream.time_base = TB90K
 
     def mux(self, pkt: av.packet.Packet) -> bytes:
+        self._psm_due |= bool(pkt.is_keyframe) and bool(self._psm)
         pkt.stream = self._stream
         self._out.mux(pkt)
-        return self._sink.take()
+        data = self._sink.take()
+        if self._psm_due and data:
+            with_psm = insert_after_pack_header(data, self._psm)
+            if with_psm is not None:
+                self._psm_due = False
+                return with_psm
+        return data
 
     def close(self) -> bytes:
         with contextlib.suppress(av.FFmpegError, OSError):
