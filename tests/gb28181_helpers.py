@@ -135,14 +135,14 @@ class Platform:
 
 
 def uac(tmp: Path, scenario: str, device_port: int, keys: dict[str, str], transport: str = "udp",
-        timeout: float = 30.0, pause_ms: int = 0) -> subprocess.CompletedProcess[bytes]:
+        timeout: float = 30.0, pause_ms: int = 0, log_path: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     """One call of a UAC scenario against the device; SIPp exits 0 when the call succeeded."""
     assert SIPP
     base = {"server_id": SERVER_ID, "device_id": DEVICE_ID, "domain": DOMAIN}
     args = [str(SIPP), "-sf", str(SCENARIOS / scenario), f"127.0.0.1:{device_port}", "-i", "127.0.0.1",
             "-p", str(free_port() if transport == "tcp" else free_udp_port()), "-t", sipp_transport(transport),
             "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_msg",
-            "-message_file", str(tmp / f"uac-{scenario}-{time.monotonic_ns()}.log")]
+            "-message_file", str(log_path or tmp / f"uac-{scenario}-{time.monotonic_ns()}.log")]
     if pause_ms:
         args += ["-d", str(pause_ms)]
     for k, v in {**base, **keys}.items():

@@ -8,7 +8,10 @@ is received on a port the test listens on and the MPEG-PS demuxed with PyAV.
 from __future__ import annotations
 
 import io
+import re
 import socket
+import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -441,3 +444,41 @@ def test_h265_footage_is_sent_as_h265_ps(make_service: Callable[..., Gb28181Serv
                   for p in c.demux() if p.size]
     assert len(stored) == 50 and got == stored
     assert psm_stream_types(ps) == [0x24] * 2, "a PSM naming H.265 before each keyframe"
+
+
+def test_tcp_active_platform_connects_to_the_device(make_service: Callable[..., Gb28181Service],
+                                                   store: SegmentStore, tmp_path: Path) -> None:
+    """a=setup:active: the platform connects to the port in the device's SDP answer (RFC 4571)."""
+    svc = registered(make_service())
+    assert svc.transport is not None
+    log = tmp_path / "uac-active.log"
+    done: dict[str, object] = {}
+    keys = {"channel": channel_id(1), "session": "Download", "rtp_ip": "127.0.0.1", "rtp_port": "9",
+            "t_start": str(T0 // S), "t_end": str((T0 + 2 * S) // S), "ssrc": "1100000009",
+            "media_proto": "TCP/RTP/AVP", "setup": "a=setup:active", "speed": "a=downloadspeed:4"}
+    port = svc.transport.port
+    caller = threading.Thread(target=lambda: done.update(r=uac(tmp_path, "invite.xml", port, keys, pause_ms=3000,
+                                                                log_path=log)))
+    caller.start()
+    try:
+        m = wait_for(lambda: re.search(r"SIP/2.0 200 OK.*?m=video (\d+) TCP/RTP/AVP", log.read_text(errors="replace"),
+                                       re.S) if log.exists() else None, 10, what="the device's SDP answer")
+        assert "a=setup:passive" in log.read_text(errors="replace")
+        data = b""
+        with socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=10) as conn:
+            while chunk := conn.recv(65_536):
+                data += chunk
+    finally:
+        caller.join(30)
+    r = done["r"]
+    assert r.returncode == 0, r.stderr.decode(errors="replace")  # type: ignore[attr-defined]
+    packets, pos = [], 0
+    while pos + 2 <= len(data):
+        n = struct.unpack("!H", data[pos:pos + 2])[0]
+        packets.append(data[pos + 2:pos + 2 + n])
+        pos += 2 + n
+    assert pos == len(data) and packets
+    assert {struct.unpack("!I", p[8:12])[0] for p in packets} == {1100000009}
+    frames, _, codec = received_frames(b"".join(p[12:] for p in packets))
+    expected, _ = _stored_frames(store, "cam1", T0, T0 + 2 * S)
+    assert codec == "h264" and frames == expected and len(frames) == 50
