@@ -50,19 +50,23 @@ class Transactions:
         with self._lock:
             self._pending[key] = slot
         data = req.to_bytes()
-        deadline = time.monotonic() + (timeout or self.timeout)
+        now = time.monotonic()
+        deadline = now + (timeout or self.timeout)
         interval = 0.5
+        resend_at = now + interval
         try:
             self.send(data)
+            # Short waits so a stop is noticed within 0.1 s even while a request is outstanding.
             while not stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                if slot.event.wait(min(interval, left)):
+                if slot.event.wait(0.1):
                     return slot.response
-                if not self.reliable:
+                now = time.monotonic()
+                if now >= deadline:
+                    return None
+                if not self.reliable and now >= resend_at:
                     self.send(data)
                     interval = min(interval * 2, 4.0)
+                    resend_at = now + interval
             return None
         finally:
             with self._lock:

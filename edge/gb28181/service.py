@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 MANSCDP = "Application/MANSCDP+xml"
 QUERIES = frozenset({"Catalog", "DeviceInfo", "DeviceStatus", "RecordInfo"})
+#: Query answers waiting to be sent; past this a query gets 503 instead of queueing without bound.
+MAX_PENDING_ANSWERS = 32
 
 
 class Gb28181Service:
@@ -58,6 +60,7 @@ class Gb28181Service:
         self.sessions = SessionManager(cfg, sources, self.actor, lambda: cfg.media_address or self.host,
                                        self._session_finished)
         self.subscriptions = Subscriptions()
+        self._pending_answers = 0
         self.keepalives_sent = 0
         self.keepalive_misses = 0
         self.rejected = 0
@@ -263,21 +266,38 @@ class Gb28181Service:
             self._respond(req, addr, 400, "Bad Request")
             return
         if cmd.root == "Query" and cmd.cmd_type in QUERIES:
+            with self._sn_lock:
+                busy = self._pending_answers >= MAX_PENDING_ANSWERS
+                if not busy:
+                    self._pending_answers += 1
+            if busy:
+                self._respond(req, addr, 503, "Service Unavailable", extra=[("Retry-After", "5")])
+                return
             if cmd.cmd_type == "RecordInfo":
                 try:
                     rng = self._record_range(cmd)
                 except ValueError as exc:
                     log.info("gb28181: bad RecordInfo query: %s", exc)
+                    self._answered_one(lambda: None)
                     self._respond(req, addr, 400, "Bad Request")
                     return
                 self._respond(req, addr, 200, "OK")
-                self._pool.submit(self._answer_record_info, cmd, *rng)
+                self._pool.submit(self._answered_one, self._answer_record_info, cmd, *rng)
                 return
             self._respond(req, addr, 200, "OK")
-            self._pool.submit(self._answer, cmd)
+            self._pool.submit(self._answered_one, self._answer, cmd)
             return
         self._respond(req, addr, 200, "OK")
         log.info("gb28181: %s %s not supported; acknowledged and ignored", cmd.root, cmd.cmd_type)
+
+    def _answered_one(self, fn: Callable[..., None], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("gb28181: answering a query failed")
+        finally:
+            with self._sn_lock:
+                self._pending_answers -= 1
 
     def _record_range(self, cmd: manscdp.Command) -> tuple[Channel, int, int]:
         channel = next((c for c in self._channels() if c.channel_id == cmd.device_id), None)
