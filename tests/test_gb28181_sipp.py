@@ -482,3 +482,31 @@ def test_tcp_active_platform_connects_to_the_device(make_service: Callable[..., 
     frames, _, codec = received_frames(b"".join(p[12:] for p in packets))
     expected, _ = _stored_frames(store, "cam1", T0, T0 + 2 * S)
     assert codec == "h264" and frames == expected and len(frames) == 50
+
+
+def test_mansrtsp_info_changes_the_playback_speed(make_service: Callable[..., Gb28181Service],
+                                                  tmp_path: Path) -> None:
+    svc = registered(make_service())
+    assert svc.transport is not None
+    rx = RtpReceiver()
+    log = tmp_path / "uac-scale.log"
+    done: dict[str, object] = {}
+    keys = {"channel": channel_id(1), "session": "Playback", "rtp_ip": "127.0.0.1", "rtp_port": str(rx.port),
+            "t_start": str(T0 // S), "t_end": str((T0 + 4 * S) // S), "ssrc": "1100000010",
+            "media_proto": "RTP/AVP", "setup": "", "speed": ""}
+    port = svc.transport.port
+    caller = threading.Thread(target=lambda: done.update(r=uac(tmp_path, "invite_scale.xml", port, keys,
+                                                                pause_ms=1500, log_path=log)))
+    caller.start()
+    try:
+        text = wait_for(lambda: (lambda t: t if re.search(r"CSeq: 3 INFO.*SIP/2.0 200 OK.*CSeq: 3 INFO", t, re.S)
+                                 else None)(log.read_text(errors="replace") if log.exists() else ""), 10,
+                        what="the INFO's 200")
+        call_id = re.search(r"Call-ID: (\S+)", text).group(1)  # type: ignore[union-attr]
+        session = svc.sessions.get(call_id)
+        assert session is not None and session.speed.value == 4.0 and not session.speed.paused.is_set()
+    finally:
+        caller.join(30)
+        rx.close()
+    assert done["r"].returncode == 0  # type: ignore[attr-defined]
+    assert rx.packets, "video was sent"
