@@ -23,7 +23,7 @@ from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig
 from edge.export_producer import ExportProducer
 from edge.exports import ExportManager
-from edge.gb28181.service import attach_gb28181
+from edge.gb28181.adapters import attach_gb28181
 from edge.health_service import HealthService, sampler_period
 from edge.hold_release import HoldReleases
 from edge.notify import Notifier, NotifyService, watchdog_interval

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edge.gb28181.interfaces import Channel, Sources
+from edge.gb28181.service import Gb28181Service
 
 
 class DaemonCameras:
@@ -30,3 +31,13 @@ class DaemonCameras:
 def daemon_sources(daemon: Any) -> Sources:
     return Sources(DaemonCameras(daemon), daemon.store.index, daemon.store.layout.root, daemon.alarms,
                    daemon.register)
+
+
+def attach_gb28181(daemon: Any) -> Gb28181Service | None:
+    """Wiring for the daemon: when `[gb28181] enabled`, build the service from the daemon's parts
+    and add it to the services it starts after the capture workers and stops before them."""
+    if not daemon.cfg.gb28181.enabled:
+        return None
+    svc = Gb28181Service(daemon.cfg.gb28181, daemon_sources(daemon), daemon.clock.now_us)
+    daemon.services.append(svc)
+    return svc

@@ -16,11 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import tzinfo
-from typing import Any
 
 from edge.gb28181 import answers, manscdp, sip
 from edge.gb28181.config import Gb28181Config
 from edge.gb28181.interfaces import Channel, Sources
+from edge.gb28181.queries import QueryAnswers
 from edge.gb28181.registration import Registrar, Transactions
 from edge.gb28181.sessions import Refused, Session, SessionManager
 from edge.gb28181.subscriptions import Subscriptions
@@ -60,6 +60,7 @@ class Gb28181Service:
         self.sessions = SessionManager(cfg, sources, self.actor, lambda: cfg.media_address or self.host,
                                        self._session_finished)
         self.subscriptions = Subscriptions()
+        self.queries = QueryAnswers(cfg, self.identity, sources, now_us, self._channels, self._message)
         self._pending_answers = 0
         self.keepalives_sent = 0
         self.keepalive_misses = 0
@@ -275,17 +276,17 @@ class Gb28181Service:
                 return
             if cmd.cmd_type == "RecordInfo":
                 try:
-                    rng = self._record_range(cmd)
+                    rng = self.queries.record_range(cmd)
                 except ValueError as exc:
                     log.info("gb28181: bad RecordInfo query: %s", exc)
                     self._answered_one(lambda: None)
                     self._respond(req, addr, 400, "Bad Request")
                     return
                 self._respond(req, addr, 200, "OK")
-                self._pool.submit(self._answered_one, self._answer_record_info, cmd, *rng)
+                self._pool.submit(self._answered_one, self.queries.answer_record_info, cmd, *rng)
                 return
             self._respond(req, addr, 200, "OK")
-            self._pool.submit(self._answered_one, self._answer, cmd)
+            self._pool.submit(self._answered_one, self.queries.answer, cmd)
             return
         self._respond(req, addr, 200, "OK")
         log.info("gb28181: %s %s not supported; acknowledged and ignored", cmd.root, cmd.cmd_type)
@@ -298,38 +299,6 @@ class Gb28181Service:
         finally:
             with self._sn_lock:
                 self._pending_answers -= 1
-
-    def _record_range(self, cmd: manscdp.Command) -> tuple[Channel, int, int]:
-        channel = next((c for c in self._channels() if c.channel_id == cmd.device_id), None)
-        if channel is None:
-            raise ValueError(f"no channel {cmd.device_id}")
-        start = answers.parse_gb_time(cmd.text("StartTime"), self.identity.tz)
-        end = answers.parse_gb_time(cmd.text("EndTime"), self.identity.tz)
-        if end <= start:
-            raise ValueError("EndTime before StartTime")
-        return channel, start, end
-
-    def _answer(self, cmd: manscdp.Command) -> None:
-        channels = self._channels()
-        if cmd.cmd_type == "Catalog":
-            bodies = answers.catalog(self.identity, cmd.sn, channels, self.cfg.max_items_per_message)
-        elif cmd.cmd_type == "DeviceInfo":
-            bodies = [answers.device_info(self.identity, cmd.sn, len(channels), cmd.encoding)]
-        else:
-            target = cmd.device_id or self.cfg.device_id
-            bodies = [answers.device_status(self.identity, cmd.sn, target, channels, self.sources.alarms.active(),
-                                            self.now_us(), cmd.encoding)]
-        for body in bodies:
-            if self._message(body) is None:
-                log.warning("gb28181: platform did not acknowledge the %s answer", cmd.cmd_type)
-
-    def _answer_record_info(self, cmd: manscdp.Command, channel: Channel, start: int, end: int) -> None:
-        segments = self.sources.index.segments_in_range(channel.camera_id, start, end)
-        spans = answers.record_spans(segments, start, end)
-        for body in answers.record_info(self.identity, cmd.sn, channel, spans, self.cfg.max_items_per_message,
-                                        cmd.encoding):
-            if self._message(body) is None:
-                log.warning("gb28181: platform did not acknowledge a RecordInfo answer")
 
     def _on_invite(self, req: sip.Message, addr: Addr) -> None:
         if req.to.tag:
@@ -400,14 +369,3 @@ def _raw_error_response(data: bytes, status: int, reason: str) -> bytes | None:
     out = [f"SIP/2.0 {status} {phrase}", *copied, "Content-Length: 0"]
     return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8")
 
-
-def attach_gb28181(daemon: Any) -> Gb28181Service | None:
-    """Wiring for the daemon: when `[gb28181] enabled`, build the service from the daemon's parts
-    and add it to the services it starts after the capture workers and stops before them."""
-    if not daemon.cfg.gb28181.enabled:
-        return None
-    from edge.gb28181.adapters import daemon_sources
-
-    svc = Gb28181Service(daemon.cfg.gb28181, daemon_sources(daemon), daemon.clock.now_us)
-    daemon.services.append(svc)
-    return svc
