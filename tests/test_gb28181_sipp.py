@@ -143,6 +143,12 @@ def test_registers_with_digest_then_keeps_alive(make_service: Callable[..., Gb28
     assert svc.keepalive_misses == 0
 
 
+def test_registers_with_the_ha1_instead_of_the_password(make_service: Callable[..., Gb28181Service]) -> None:
+    from edge.gb28181.digest import ha1_md5
+
+    registered(make_service(password="", password_ha1=ha1_md5(DEVICE_ID, "3402000000", PASSWORD)))
+
+
 def test_wrong_password_is_never_registered(make_service: Callable[..., Gb28181Service],
                                             platform: Platform) -> None:
     svc = make_service(password="not-the-password")

@@ -223,6 +223,8 @@ def cfg(gb: dict[str, object], cams: list[dict[str, object]] | None = None) -> d
     ({"device_id": "34020000001310000001"}, None, "gb28181.device_id: type code (digits 11-13) is 131"),
     ({"server_id": "34020000001180000009"}, None, "gb28181.server_id: type code"),
     ({"password": ""}, None, "password: required"),
+    ({"password_ha1": "ABC"}, None, "gb28181.password_ha1: must be 32 lower-case hex digits"),
+    ({"password_ha1": "0" * 32}, None, "give one of them, not both"),
     ({"domain": "34020"}, None, "gb28181.domain: must be 10 digits"),
     ({}, [{"id": "gate-1", "url": "rtsp://h/x", "site_category": "street"}],
      "cameras[0].gb28181_channel_id: required"),

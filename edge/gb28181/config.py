@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -33,6 +34,9 @@ class Gb28181Config(BaseModel):
     device_id: str = "34020000001180000001"
     #: SIP digest password the platform gave this device (digest auth needs the secret itself).
     password: str = Field(default="", repr=False)
+    #: Instead of the password: MD5(device_id:realm:password) in hex, the digest's HA1, so the
+    #: config need not hold the password itself (works for MD5 challenges in this realm only).
+    password_ha1: str = Field(default="", repr=False)
     #: Where the box listens for SIP; port 0 picks a free one (tests). The contact address is what
     #: the platform is told to reach (default: the address the socket uses towards the platform).
     local_address: str = "0.0.0.0"
@@ -87,10 +91,20 @@ class Gb28181Config(BaseModel):
             raise ValueError("must be 2, 4, 6 or 8 digits (the administrative division code)")
         return v
 
+    @field_validator("password_ha1")
+    @classmethod
+    def _ha1(cls, v: str) -> str:
+        if v and not re.fullmatch(r"[0-9a-f]{32}", v):
+            raise ValueError("must be 32 lower-case hex digits: MD5(device_id:realm:password)")
+        return v
+
     @model_validator(mode="after")
     def _needs_password(self) -> Gb28181Config:
-        if self.enabled and not self.password:
-            raise ValueError("password: required when gb28181 is enabled (the platform's digest password)")
+        if self.password and self.password_ha1:
+            raise ValueError("password, password_ha1: give one of them, not both")
+        if self.enabled and not (self.password or self.password_ha1):
+            raise ValueError("password: required when gb28181 is enabled (the platform's digest password, "
+                             "or password_ha1)")
         return self
 
     @property

@@ -60,10 +60,17 @@ def _h(algorithm: str, text: str) -> str:
     return hashlib.new(ALGORITHMS[algorithm], text.encode("utf-8")).hexdigest()
 
 
+def ha1_md5(username: str, realm: str, password: str) -> str:
+    return _h("MD5", f"{username}:{realm}:{password}")
+
+
 def response_value(ch: Challenge, username: str, password: str, method: str, uri: str, nc: int = 1,
-                   cnonce: str = "") -> str:
-    """The `response=` value: KD(H(A1), nonce[:nc:cnonce:qop]:H(A2))."""
-    ha1 = _h(ch.algorithm, f"{username}:{ch.realm}:{password}")
+                   cnonce: str = "", ha1: str = "") -> str:
+    """The `response=` value: KD(H(A1), nonce[:nc:cnonce:qop]:H(A2)); `ha1` (MD5 only) stands in
+    for the password."""
+    if ha1 and not ch.algorithm.startswith("MD5"):
+        raise SipError(f"password_ha1 answers MD5 challenges only, the platform asked for {ch.algorithm}")
+    ha1 = ha1 or _h(ch.algorithm, f"{username}:{ch.realm}:{password}")
     if ch.algorithm.endswith("-SESS"):
         ha1 = _h(ch.algorithm, f"{ha1}:{ch.nonce}:{cnonce}")
     ha2 = _h(ch.algorithm, f"{method}:{uri}")
@@ -72,10 +79,11 @@ def response_value(ch: Challenge, username: str, password: str, method: str, uri
     return _h(ch.algorithm, f"{ha1}:{ch.nonce}:{ha2}")
 
 
-def authorization(ch: Challenge, username: str, password: str, method: str, uri: str, nc: int = 1) -> str:
+def authorization(ch: Challenge, username: str, password: str, method: str, uri: str, nc: int = 1,
+                  ha1: str = "") -> str:
     """The Authorization header value answering the challenge."""
     cnonce = secrets.token_hex(8) if ch.qop or ch.algorithm.endswith("-SESS") else ""
-    resp = response_value(ch, username, password, method, uri, nc, cnonce)
+    resp = response_value(ch, username, password, method, uri, nc, cnonce, ha1)
     parts = [f'username="{username}"', f'realm="{ch.realm}"', f'nonce="{ch.nonce}"', f'uri="{uri}"',
              f'response="{resp}"', f"algorithm={ch.algorithm}"]
     if ch.opaque:

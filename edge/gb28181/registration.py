@@ -129,7 +129,16 @@ class Registrar:
                 # The platform refused our answer to this very nonce: the password is wrong.
                 return resp
             seen_nonce = ch.nonce
-            auth = digest.authorization(ch, self.cfg.device_id, self.cfg.password, "REGISTER", self.server_uri)
+            if self.cfg.password_ha1 and ch.realm != self.cfg.realm:
+                log.warning("gb28181: password_ha1 is for realm %s, the platform challenges in %s",
+                            self.cfg.realm, ch.realm)
+                return resp
+            try:
+                auth = digest.authorization(ch, self.cfg.device_id, self.cfg.password, "REGISTER", self.server_uri,
+                                            ha1=self.cfg.password_ha1)
+            except sip.SipError as exc:
+                log.warning("gb28181: cannot answer the platform's challenge: %s", exc)
+                return resp
         return None
 
     def register(self) -> bool:
