@@ -138,7 +138,7 @@ def uac(tmp: Path, scenario: str, device_port: int, keys: dict[str, str], transp
         timeout: float = 30.0, pause_ms: int = 0, log_path: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     """One call of a UAC scenario against the device; SIPp exits 0 when the call succeeded."""
     assert SIPP
-    base = {"server_id": SERVER_ID, "device_id": DEVICE_ID, "domain": DOMAIN}
+    base = {"server_id": SERVER_ID, "device_id": DEVICE_ID, "domain": DOMAIN, "root": "Query"}
     args = [str(SIPP), "-sf", str(SCENARIOS / scenario), f"127.0.0.1:{device_port}", "-i", "127.0.0.1",
             "-p", str(free_port() if transport == "tcp" else free_udp_port()), "-t", sipp_transport(transport),
             "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_msg",

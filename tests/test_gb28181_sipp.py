@@ -217,6 +217,18 @@ def test_record_info_spans_equal_the_index(make_service: Callable[..., Gb28181Se
     assert with_sn(platform, "RecordInfo", 302)[0].findtext("SumNum") == "0"
 
 
+def test_remote_control_is_refused(make_service: Callable[..., Gb28181Service], platform: Platform,
+                                   tmp_path: Path) -> None:
+    svc = registered(make_service())
+    assert svc.transport is not None
+    r = uac(tmp_path, "query.xml", svc.transport.port, {"root": "Control", "cmd": "DeviceControl", "sn": "701",
+                                                        "target": DEVICE_ID,
+                                                        "extra": "<RecordCmd>StopRecord</RecordCmd>"})
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    answer = with_sn(platform, "DeviceControl", 701)[0]
+    assert answer.findtext("Result") == "ERROR"
+
+
 def _raw_request(port: int, data: bytes) -> bytes:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(5)

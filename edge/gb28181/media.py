@@ -194,6 +194,9 @@ def live_frames(url: str, stop: threading.Event,
     inp = av.open(url, options={"rtsp_transport": "tcp", "timeout": str(int(open_timeout * 1e6))},
                   timeout=open_timeout)
     st = inp.streams.video[0]
+    # Cameras that announce SPS/PPS only in the SDP: put them before every keyframe, as a PS
+    # receiver has nothing else to decode from (a repeat when the camera sends them in-band too).
+    bsf = av.BitStreamFilterContext("dump_extra=freq=keyframe", st) if st.codec_context.extradata else None
 
     def gen() -> Iterator[Frame]:
         base: int | None = None
@@ -202,13 +205,15 @@ def live_frames(url: str, stop: threading.Event,
                 return
             if pkt.size == 0 or pkt.dts is None:
                 continue
+            key = bool(pkt.is_keyframe)
             if base is None:
-                if not pkt.is_keyframe:
+                if not key:
                     continue
                 base = pkt.dts
             pts = pkt.pts if pkt.pts is not None else pkt.dts
-            yield Frame(bytes(pkt), bool(pkt.is_keyframe), _to90k(pts - base, pkt.time_base),
-                        _to90k(pkt.dts - base, pkt.time_base))
+            pts90, dts90 = _to90k(pts - base, pkt.time_base), _to90k(pkt.dts - base, pkt.time_base)
+            for out in bsf.filter(pkt) if bsf else [pkt]:
+                yield Frame(bytes(out), key, pts90, dts90)
 
     return st, gen(), inp.close
 

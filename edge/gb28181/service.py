@@ -289,6 +289,14 @@ class Gb28181Service:
             self._pool.submit(self._answered_one, self.queries.answer, cmd)
             return
         self._respond(req, addr, 200, "OK")
+        if cmd.root == "Control":
+            # Deny by default: no remote reboot, PTZ, or recording stop (Art. 19: recording is kept
+            # going by the site, not by whoever is linked to it); the platform is told so.
+            log.warning("gb28181: platform sent %s; refused (edge accepts no remote control)", cmd.cmd_type)
+            body = manscdp.serialize(manscdp.document("Response", cmd.cmd_type, cmd.sn, cmd.device_id or
+                                                      self.cfg.device_id, {"Result": "ERROR"}), cmd.encoding)
+            self._pool.submit(self._message, body)
+            return
         log.info("gb28181: %s %s not supported; acknowledged and ignored", cmd.root, cmd.cmd_type)
 
     def _answered_one(self, fn: Callable[..., None], *args: object) -> None:
