@@ -143,6 +143,21 @@ def test_registers_with_digest_then_keeps_alive(make_service: Callable[..., Gb28
     assert svc.keepalive_misses == 0
 
 
+def test_refreshes_the_registration_before_it_expires(make_service: Callable[..., Gb28181Service],
+                                                       platform: Platform) -> None:
+    svc = registered(make_service())
+    first = platform.received("REGISTER")
+    assert len(first) == 2
+    # As if 90% of the granted 3600 s had passed (the refresh is due at 80%).
+    svc.registrar.registered_at -= svc.registrar.granted * 0.9
+    regs = wait_for(lambda: (lambda r: r if len(r) >= 4 else None)(platform.received("REGISTER")), 10,
+                    what="the refresh")
+    assert {r.header("Call-ID") for r in regs} == {first[0].header("Call-ID")}, "a refresh keeps the Call-ID"
+    assert [int(r.header("CSeq").split()[0]) for r in regs] == [1, 2, 3, 4]
+    assert regs[3].header("Authorization") and regs[3].header("Expires") == "3600"
+    assert svc.registrar.registered.is_set()
+
+
 def test_registers_with_the_ha1_instead_of_the_password(make_service: Callable[..., Gb28181Service]) -> None:
     from edge.gb28181.digest import ha1_md5
 
