@@ -25,7 +25,7 @@ import av.container
 import av.packet
 import av.stream
 
-from edge.gb28181.interfaces import RecordIndex
+from edge.gb28181.interfaces import SegmentLike
 from edge.gb28181.rtp import RtpPacketizer, RtpSink
 
 log = logging.getLogger(__name__)
@@ -133,11 +133,11 @@ def _to90k(value: int | None, tb: Fraction | None) -> int:
     return int(value * tb * 90_000)
 
 
-def recorded_frames(index: RecordIndex, root: Path, camera: str, start_us: int, end_us: int,
+def recorded_frames(segments: list[SegmentLike], root: Path, start_us: int, end_us: int,
                     stop: threading.Event) -> tuple[av.stream.Stream | None, Iterator[Frame]]:
     """The template stream of the first segment and the frames of [start, end), starting at the
-    keyframe at or before `start` (a copy cannot begin mid-GOP)."""
-    segments = [s for s in index.segments_in_range(camera, start_us, end_us)]
+    keyframe at or before `start` (a copy cannot begin mid-GOP). The segments are looked up by
+    the caller: session threads are short-lived and must not each open an index connection."""
     if not segments:
         return None, iter(())
     first = av.open(str(root / segments[0].path))

@@ -40,6 +40,8 @@ class Session:
     thread: threading.Thread | None = None
     frames: int = 0
     error: str = ""
+    #: The recorded segments of the range, looked up when the INVITE came (not on the session thread).
+    segments: list[Any] = field(default_factory=list)
     #: monotonic time the media ended; the dialog stays until BYE (or FINISHED_KEEP_SECONDS).
     finished: float | None = None
 
@@ -98,9 +100,11 @@ class SessionManager:
             raise Refused(403, "playback not allowed on this site")
         if self.count() >= self.cfg.max_sessions:
             raise Refused(486, "Busy Here")
+        segments: list[Any] = []
         if recorded:
             assert start_us is not None and end_us is not None
-            if not self.sources.index.segments_in_range(channel.camera_id, start_us, end_us):
+            segments = self.sources.index.segments_in_range(channel.camera_id, start_us, end_us)
+            if not segments:
                 self._audit(offer, channel, "refused", {**detail, "why": "nothing recorded"}, start_us, end_us)
                 raise Refused(404, "nothing recorded in that range")
         elif not channel.online:
@@ -111,7 +115,7 @@ class SessionManager:
             sink = TcpSink((offer.address, offer.port) if offer.setup == "passive" else None)
         else:
             sink = UdpSink((offer.address, offer.port))
-        session = Session(req.call_id, offer, channel, sink, sip.new_tag(), req)
+        session = Session(req.call_id, offer, channel, sink, sip.new_tag(), req, segments=segments)
         session.speed.value = offer.speed if offer.session == "Download" else 1.0
         with self._lock:
             if req.call_id in self._sessions:
@@ -175,7 +179,7 @@ class SessionManager:
                 template, frames, close = media.live_frames(s.channel.url, stop)
                 s.frames = media.stream(template, frames, s.sink, int(s.offer.ssrc), stop, None, paced=False)
             else:
-                tmpl, rec = media.recorded_frames(self.sources.index, self.sources.storage_root, s.channel.camera_id,
+                tmpl, rec = media.recorded_frames(s.segments, self.sources.storage_root,
                                                   s.offer.start_s * 1_000_000, s.offer.end_s * 1_000_000, stop)
                 if tmpl is None:
                     s.error = "nothing recorded"

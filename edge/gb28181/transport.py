@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import socket
 import threading
 from collections.abc import Callable
@@ -94,8 +95,12 @@ class TcpTransport:
         self._inbound: dict[Addr, socket.socket] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # Messages of every inbound connection are handled on one long-lived thread: handlers read
+        # the index, and SQLite readers are per thread (a thread per connection would leak them).
+        self._inbox: queue.Queue[tuple[bytes, Addr]] = queue.Queue(maxsize=256)
         self._threads = [threading.Thread(target=self._run, name="gb28181-tcp", daemon=True),
-                         threading.Thread(target=self._accept, name="gb28181-tcp-accept", daemon=True)]
+                         threading.Thread(target=self._accept, name="gb28181-tcp-accept", daemon=True),
+                         threading.Thread(target=self._dispatch, name="gb28181-tcp-dispatch", daemon=True)]
         self.connected = threading.Event()
 
     @property
@@ -118,6 +123,14 @@ class TcpTransport:
         except OSError as exc:
             log.warning("gb28181: TCP send failed: %s", exc)
 
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, addr = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            self.handler(data, addr)
+
     def _read(self, sock: socket.socket, peer: Addr) -> None:
         framer = StreamFramer()
         try:
@@ -129,7 +142,10 @@ class TcpTransport:
                 if not chunk:
                     return
                 for msg in framer.feed(chunk):
-                    self.handler(msg, peer)
+                    try:
+                        self._inbox.put((msg, peer), timeout=1.0)
+                    except queue.Full:
+                        log.warning("gb28181: TCP inbox full, message from %s:%d dropped", *peer)
         except (OSError, SipError) as exc:
             # A stream that cannot be framed cannot be resynchronised: drop the connection.
             log.warning("gb28181: TCP connection with %s:%d dropped: %s", peer[0], peer[1], exc)
