@@ -148,9 +148,11 @@ class Gb28181Service:
         log.warning("gb28181: keepalive %s (%d in a row)", "refused" if resp else "unanswered",
                     self.keepalive_misses)
         if self.keepalive_misses >= self.cfg.keepalive_misses or (resp is not None and resp.code in (401, 403, 404)):
-            log.warning("gb28181: platform lost; registering again")
+            log.warning("gb28181: platform lost; ending its media sessions and registering again")
             self.keepalive_misses = 0
             self.registrar.lost()
+            # Nobody sends BYE for a live view of a platform that is gone: end them here.
+            self.sessions.stop_all(0.0)
 
     def _poll_alarms(self, known: set[tuple[str, str | None]]) -> set[tuple[str, str | None]]:
         """Alarms raised since the last poll (all active ones after registering) go out as Notify."""

@@ -211,5 +211,5 @@ class SessionManager:
             s.stop.set()
             s.acked.set()
         for s in sessions:
-            if s.thread is not None:
+            if s.thread is not None and timeout > 0:
                 s.thread.join(timeout)
