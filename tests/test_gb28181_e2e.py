@@ -86,14 +86,15 @@ def test_daemon_joins_the_platform(tmp_path: Path, clip: Callable[..., Path], si
 
 def _run(tmp_path: Path, clip: Callable[..., Path], simulator: Callable[..., Simulator],
          daemons: list[DaemonProcess], platform: Platform) -> None:
-    sim = simulator({"cam1": clip(seed=21), "cam2": clip(seed=22)})
+    sim = simulator({"cam1": clip(seed=21)})
+    sim2 = simulator({"cam2": clip(seed=22)})
     root = tmp_path / "store"
     sip_port = free_udp_port()
     gb = {"enabled": True, "password": PASSWORD, "server_address": "127.0.0.1", "server_port": platform.port,
           "local_address": "127.0.0.1", "local_port": sip_port, "keepalive_seconds": 1.0, "allow_playback": True}
     d = new_daemon(tmp_path, base_sections(root, segment_seconds=2.0, gb28181=gb),
                    [camera("gate-1", sim.url("cam1"), name="Gate 1", gb28181_channel_id=channel_id(1)),
-                    camera("gate-2", sim.url("cam2"), name="Gate 2", gb28181_channel_id=channel_id(2))])
+                    camera("gate-2", sim2.url("cam2"), name="Gate 2", gb28181_channel_id=channel_id(2))])
     daemons.append(d)
     d.start()
     wait_for(lambda: platform.manscdp("Keepalive", "Notify"), 20, what="registration and a keepalive")
@@ -181,6 +182,18 @@ def _run(tmp_path: Path, clip: Callable[..., Path], simulator: Callable[..., Sim
 
     wait_for(lambda: len(segments(root, "gate-2")) > before + 1, 20, 0.2, "recording going on")
     assert httpx.get(d.url + "/healthz").status_code == 200
+
+    # Catalog subscription: gate-2's camera goes away, the platform is told OFF.
+    r = uac(tmp_path, "subscribe.xml", sip_port, {"sn": "13", "notify_port": str(platform.port)})
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    sim2.stop()
+    note = wait_for(lambda: platform.manscdp("Catalog", "Notify"), 30, what="catalog NOTIFY for the lost camera")
+    assert [(i.findtext("DeviceID"), i.findtext("Event")) for i in note[0].iter("Item")] == [(channel_id(2), "OFF")]
+    # ...and once edge raises its `offline` alarm, an Alarm Notify: device alarm (2), video loss (1).
+    alarm = wait_for(lambda: [a for a in platform.manscdp("Alarm", "Notify")
+                              if a.findtext("DeviceID") == channel_id(2)], 30, what="the offline alarm as a Notify")[0]
+    assert (alarm.findtext("AlarmMethod"), alarm.findtext("Info/AlarmType"), alarm.findtext("AlarmPriority")) == \
+        ("2", "1", "2")
     rc, took = d.terminate()
     assert rc == 0, d.log()
     assert took < 5.0
