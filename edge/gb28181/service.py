@@ -62,6 +62,9 @@ class Gb28181Service:
         self.subscriptions = Subscriptions()
         self.queries = QueryAnswers(cfg, self.identity, sources, now_us, self._channels, self._message)
         self._pending_answers = 0
+        self._next_keepalive = 0.0
+        #: (code, camera) of the alarms already sent as Notify.
+        self._known_alarms: set[tuple[str, str | None]] = set()
         self.keepalives_sent = 0
         self.keepalive_misses = 0
         self.rejected = 0
@@ -112,29 +115,34 @@ class Gb28181Service:
 
     # -- main loop --------------------------------------------------------------------------------
     def _run(self) -> None:
-        next_keepalive = 0.0
-        known_alarms: set[tuple[str, str | None]] = set()
         try:
             while not self._stop.is_set():
-                if not self.registrar.registered.is_set():
-                    if isinstance(self.transport, TcpTransport):
-                        self.transport.connected.wait(5.0)
-                    if not self.registrar.register():
-                        self._stop.wait(self.registrar.retry_delay())
-                        continue
-                    next_keepalive = time.monotonic()
-                elif self.registrar.refresh_due() and not self.registrar.register():
-                    continue
-                if time.monotonic() >= next_keepalive:
-                    next_keepalive = time.monotonic() + self.cfg.keepalive_seconds
-                    self._keepalive()
-                known_alarms = self._poll_alarms(known_alarms)
-                self._poll_catalog()
-                self._stop.wait(0.2)
-        except Exception:
-            log.exception("gb28181: main loop failed")
+                try:
+                    self._step()
+                except Exception:
+                    # Like the periodic services: report, wait a little, go on; the link must not
+                    # die silently because one poll failed.
+                    log.exception("gb28181: main loop step failed")
+                    self._stop.wait(1.0)
         finally:
             self._shutdown()
+
+    def _step(self) -> None:
+        if not self.registrar.registered.is_set():
+            if isinstance(self.transport, TcpTransport):
+                self.transport.connected.wait(5.0)
+            if not self.registrar.register():
+                self._stop.wait(self.registrar.retry_delay())
+                return
+            self._next_keepalive = time.monotonic()
+        elif self.registrar.refresh_due() and not self.registrar.register():
+            return
+        if time.monotonic() >= self._next_keepalive:
+            self._next_keepalive = time.monotonic() + self.cfg.keepalive_seconds
+            self._keepalive()
+        self._known_alarms = self._poll_alarms(self._known_alarms)
+        self._poll_catalog()
+        self._stop.wait(0.2)
 
     def _keepalive(self) -> None:
         status_ok = not any(a.camera is None for a in self.sources.alarms.active(box_only=True))
