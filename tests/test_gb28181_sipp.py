@@ -50,7 +50,13 @@ from storage.store import SegmentStore, StreamInfo
 
 #: VPS, SPS, PPS, AUD and the header SEI: the hvcC arrays the Annex B rewrite puts before keyframes.
 HEVC_PARAMS = {32, 33, 34, 35, 39}
-pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp (sip-tester) not installed")
+
+
+@pytest.fixture(autouse=True)
+def _sipp_installed() -> None:
+    # Fail, not skip: a CI without SIPp must not pass these silently.
+    if SIPP is None:
+        pytest.fail("sipp (Debian sip-tester) is not installed; `make test` installs it as root (scripts/sysdeps.sh)")
 
 T0 = datetime_to_us(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))
 S = 1_000_000
