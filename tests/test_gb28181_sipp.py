@@ -549,3 +549,27 @@ def test_mansrtsp_info_changes_the_playback_speed(make_service: Callable[..., Gb
         rx.close()
     assert done["r"].returncode == 0  # type: ignore[attr-defined]
     assert rx.packets, "video was sent"
+
+
+def test_invites_that_cannot_be_served_are_refused(make_service: Callable[..., Gb28181Service]) -> None:
+    from edge.gb28181 import sip
+
+    svc = registered(make_service(max_sessions=1))
+    assert svc.transport is not None
+    local = sip.Local(SERVER_ID, "127.0.0.1", 9, "UDP")
+    offer = ("v=0\r\no=x 0 0 IN IP4 127.0.0.1\r\ns={s}\r\nc=IN IP4 127.0.0.1\r\nt={t}\r\n"
+             "m=video 9 RTP/AVP 96\r\na=rtpmap:96 PS/90000\r\ny={y}\r\n")
+
+    def invite(channel: str, session: str, t: str, y: str = "1100000001") -> int:
+        req = sip.request("INVITE", f"sip:{channel}@3402000000", local, from_uri=f"sip:{SERVER_ID}@3402000000",
+                          from_tag="p", to_uri=f"sip:{channel}@3402000000", call_id=sip.new_call_id("t"), cseq=1,
+                          body=offer.format(s=session, t=t, y=y).encode(), content_type="APPLICATION/SDP")
+        return int(_raw_request(svc.transport.port, req.to_bytes()).split(b" ", 2)[1])  # type: ignore[union-attr]
+
+    assert invite("34020000001320000099", "Play", "0 0") == 404, "unknown channel"
+    assert invite(channel_id(2), "Play", "0 0") == 480, "camera offline"
+    assert invite(channel_id(3), "Playback", f"{T0 // S} {T0 // S + 4}") == 404, "nothing recorded"
+    assert invite(channel_id(1), "Playback", f"{T0 // S} {T0 // S + 4}", y="ssrc") == 488, "bad y="
+    assert invite(channel_id(1), "Download", f"{T0 // S} {T0 // S + 4}") == 200
+    assert invite(channel_id(1), "Download", f"{T0 // S} {T0 // S + 4}") == 486, "max_sessions reached"
+    assert svc.status()["media_sessions"] == 1 and svc.status()["registered"] is True

@@ -90,6 +90,14 @@ class Gb28181Service:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def status(self) -> dict[str, object]:
+        """For the status document and metrics (the lead wires it): the link as the platform sees it."""
+        return {"registered": self.registrar.registered.is_set(), "state": self.registrar.state.value,
+                "server_id": self.cfg.server_id, "device_id": self.cfg.device_id, "transport": self.cfg.transport,
+                "keepalives_sent": self.keepalives_sent, "keepalive_misses": self.keepalive_misses,
+                "media_sessions": self.sessions.count(), "rejected_messages": self.rejected,
+                "catalog_subscriptions": len(self.subscriptions.active())}
+
     def local(self) -> sip.Local:
         port = self.transport.port if self.transport is not None else self.cfg.local_port
         return sip.Local(self.cfg.device_id, self.host, port, self.cfg.transport.upper())
