@@ -5,11 +5,14 @@ DeviceStatus/RecordInfo answers, alarms, subscriptions, refusals, malformed inpu
 
 from __future__ import annotations
 
+import random
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
+import pytest
 from gb28181_fixtures import (
     T0,
     Cameras,
@@ -238,3 +241,25 @@ def test_signalling_over_tcp(sipp_installed: None, store: SegmentStore, tmp_path
         tcp_platform.stop()
 
 
+
+
+def test_a_flood_of_mangled_datagrams_changes_nothing(make_service: Callable[..., Gb28181Service],
+                                                      platform: Platform, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    svc = registered(make_service())
+    assert svc.transport is not None
+    valid = (f"MESSAGE sip:{DEVICE_ID}@3402000000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKf\r\n"
+             f"From: <sip:{SERVER_ID}@3402000000>;tag=a\r\nTo: <sip:{DEVICE_ID}@3402000000>\r\nCall-ID: f\r\n"
+             "CSeq: 1 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: 60\r\n\r\n"
+             "<Query><CmdType>Catalog</CmdType><SN>9</SN></Query>        ").encode()
+    rng = random.Random(28181)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _ in range(300):
+            data = bytearray(valid)
+            for _ in range(rng.randint(1, 6)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            s.sendto(bytes(data[:rng.randint(1, len(data))]), ("127.0.0.1", svc.transport.port))
+    query(tmp_path, svc, "DeviceInfo", 801)
+    assert with_sn(platform, "DeviceInfo", 801)
+    assert svc.registrar.registered.is_set()
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and r.name.startswith("edge.gb28181")]
