@@ -16,7 +16,11 @@ trap cleanup EXIT
 fail() { echo "wheel check FAILED: $*" >&2; exit 1; }
 
 echo "== wheel check: build"
-"$python" -m pip wheel --no-deps -q -w "$work/dist" "$here" >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "build"; }
+# From a copy of the sources, so the build leaves nothing (build/, *.egg-info) in the checkout.
+mkdir "$work/src"
+(cd "$here" && tar --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.egg-info' \
+   --exclude=./demo-data --exclude=./test-artifacts -cf - .) | tar -xf - -C "$work/src"
+"$python" -m pip wheel --no-deps -q -w "$work/dist" "$work/src" >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "build"; }
 # A package left out of the wheel or a setuptools deprecation shows up as a warning here first.
 if grep -iE "warning|deprecat" "$work/build.log" | grep -viE "location .* is ignored|pip version" ; then
   fail "the wheel build printed warnings (above)"

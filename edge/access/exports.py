@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from edge.access.users import User
-from edge.access.workflow import InvalidRequest, Person, Problem, Request, Use, Workflow, WorkflowError
+from edge.access.workflow import InvalidRequest, Problem, Request, Use, Workflow, WorkflowError
 from edge.config import AccessConfig
 from storage.clock import HOUR_US, Clock
 from storage.holds import Hold, register_hold_create
@@ -74,16 +74,11 @@ class ExportSpec:
 
 
 @dataclass(frozen=True)
-class Export:
-    id: int
+class Export(Request):
+    """An export request with its own columns read out (the workflow's fields come from Request)."""
+
     state: State
     spec: ExportSpec
-    requester: Person
-    requested_us: int
-    expires_us: int
-    decider: Person | None
-    decided_us: int | None
-    decision_reason: str
     error: str
     completed_us: int | None
     manifest_sha256: str | None
@@ -95,8 +90,8 @@ class Export:
 
 def _export(r: Request) -> Export:
     o = r.own
-    return Export(r.id, State(r.state), ExportSpec.from_json(o["spec"]), r.requester, r.requested_us, r.expires_us,
-                  r.decider, r.decided_us, r.decision_reason, o["error"], o["completed_us"], o["manifest_sha256"])
+    return Export(**{**vars(r), "state": State(r.state)}, spec=ExportSpec.from_json(o["spec"]), error=o["error"],
+                  completed_us=o["completed_us"], manifest_sha256=o["manifest_sha256"])
 
 
 def _use() -> Use:

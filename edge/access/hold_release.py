@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.access.users import User
-from edge.access.workflow import Person, Request, Use, Workflow, WorkflowError
+from edge.access.workflow import Request, Use, Workflow, WorkflowError
 from storage.clock import HOUR_US, Clock
 from storage.holds import Hold, HoldError, HoldStore
 from storage.index import Index
@@ -21,23 +21,16 @@ OWN_COLUMNS = ("hold_id", "reason", "approval")
 
 
 @dataclass(frozen=True)
-class Release:
-    id: int
+class Release(Request):
+    """A release request with its own columns read out (the workflow's fields come from Request)."""
+
     hold_id: int
-    state: str
     reason: str
     approval: dict[str, Any]
-    requester: Person
-    requested_us: int
-    expires_us: int
-    decider: Person | None
-    decided_us: int | None
-    decision_reason: str
 
 
 def _release(r: Request) -> Release:
-    return Release(r.id, int(r.own["hold_id"]), r.state, r.own["reason"], r.own["approval"], r.requester,
-                   r.requested_us, r.expires_us, r.decider, r.decided_us, r.decision_reason)
+    return Release(**vars(r), hold_id=int(r.own["hold_id"]), reason=r.own["reason"], approval=r.own["approval"])
 
 
 def hold_fields(hold: Hold, approval: dict[str, Any] | None = None) -> dict[str, Any]:
