@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from capture.simulator import free_port
+from capture.sim.simulator import free_port
 
 SIPP = shutil.which("sipp")
 SCENARIOS = Path(__file__).resolve().parent / "sipp"

@@ -1,25 +1,32 @@
-"""The interfaces of `interfaces.py` built from the running daemon (the wiring is three lines)."""
+"""The interfaces of `interfaces.py` built from a box and its camera fleet (the daemon's wiring).
+
+Typed loosely (`Any` for the box) on purpose: edge.gb28181 sits beside edge.config in the layers
+and must not import edge.app; the daemon hands it the few parts it uses.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from edge.config import CameraConfig
 from edge.gb28181.interfaces import Channel, Sources
 from edge.gb28181.service import Gb28181Service
 
 
-class DaemonCameras:
+class FleetCameras:
     """Cameras from the config, online/recording state from the capture workers."""
 
-    def __init__(self, daemon: Any) -> None:
-        self.daemon = daemon
+    def __init__(self, cameras: Sequence[CameraConfig], workers: Mapping[str, Any]) -> None:
+        self.cameras = cameras
+        self.workers = workers
 
     def channels(self) -> list[Channel]:
         out = []
-        for cam in self.daemon.cfg.cameras:
+        for cam in self.cameras:
             if not cam.gb28181_channel_id:
                 continue
-            worker = self.daemon.workers.get(cam.id)
+            worker = self.workers.get(cam.id)
             state = worker.status.snapshot() if worker is not None else {}
             recording = state.get("state") == "recording"
             out.append(Channel(cam.id, cam.gb28181_channel_id, cam.name or cam.id, cam.url, cam.enabled,
@@ -28,16 +35,12 @@ class DaemonCameras:
         return out
 
 
-def daemon_sources(daemon: Any) -> Sources:
-    return Sources(DaemonCameras(daemon), daemon.store.index, daemon.store.layout.root, daemon.alarms,
-                   daemon.register)
-
-
-def attach_gb28181(daemon: Any) -> Gb28181Service | None:
-    """Wiring for the daemon: when `[gb28181] enabled`, build the service from the daemon's parts
-    and add it to the services it starts after the capture workers and stops before them."""
-    if not daemon.cfg.gb28181.enabled:
+def gb28181_service(box: Any, workers: Mapping[str, Any]) -> Gb28181Service | None:
+    """The platform link of a box when `[gb28181] enabled` (else None): the daemon starts it with
+    its background services, after the capture workers, and stops it before them."""
+    cfg = box.cfg
+    if not cfg.gb28181.enabled:
         return None
-    svc = Gb28181Service(daemon.cfg.gb28181, daemon_sources(daemon), daemon.clock.now_us)
-    daemon.services.append(svc)
-    return svc
+    sources = Sources(FleetCameras(cfg.cameras, workers), box.store.index, box.store.layout.root, box.alarms,
+                      box.register)
+    return Gb28181Service(cfg.gb28181, sources, box.clock.now_us)

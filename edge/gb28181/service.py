@@ -25,7 +25,7 @@ from edge.gb28181.registration import Registrar, Transactions
 from edge.gb28181.sessions import Refused, Session, SessionManager
 from edge.gb28181.subscriptions import Subscriptions
 from edge.gb28181.transport import Addr, TcpTransport, UdpTransport, local_ip_towards
-from edge.register import Actor
+from storage.register import Actor
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from fmp4 import encode_fmp4
 from gb28181_fixtures import T0, Cameras, S
 from gb28181_helpers import PASSWORD, SIPP, Platform
 
-from edge.alarms import AlarmCenter
-from edge.clock import SystemClock
 from edge.gb28181.config import Gb28181Config
 from edge.gb28181.interfaces import Sources
 from edge.gb28181.service import Gb28181Service
-from edge.register import AccessRegister
+from edge.monitor.alarms import AlarmCenter
+from storage.clock import SystemClock
+from storage.register import AccessRegister
 from storage.store import SegmentStore, StreamInfo
 
 

@@ -29,7 +29,7 @@ from gb28181_helpers import (
 )
 from helpers import DaemonProcess, base_sections, camera, new_daemon, wait_for
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 from edge.gb28181.answers import SPAN_JOIN_US, gb_time
 
 

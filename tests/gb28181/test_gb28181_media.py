@@ -40,7 +40,7 @@ from gb28181_helpers import (
 from helpers import wait_for
 
 from edge.gb28181.service import Gb28181Service
-from edge.register import Query
+from storage.register import Query
 from storage.store import SegmentStore, StreamInfo
 
 

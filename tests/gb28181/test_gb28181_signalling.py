@@ -32,13 +32,13 @@ from gb28181_helpers import (
 )
 from helpers import wait_for
 
-from edge.alarms import AlarmCenter
-from edge.clock import SystemClock
 from edge.gb28181.answers import gb_time
 from edge.gb28181.config import Gb28181Config
 from edge.gb28181.interfaces import Sources
 from edge.gb28181.service import Gb28181Service
-from edge.register import AccessRegister
+from edge.monitor.alarms import AlarmCenter
+from storage.clock import SystemClock
+from storage.register import AccessRegister
 from storage.store import SegmentStore
 
 
