@@ -1,7 +1,8 @@
 """The interfaces of `interfaces.py` built from a box and its camera fleet (the daemon's wiring).
 
-Typed loosely (`Any` for the box) on purpose: edge.gb28181 sits beside edge.config in the layers
-and must not import edge.app; the daemon hands it the few parts it uses.
+Typed loosely (`Any` for the box and the camera configs) on purpose: edge.gb28181 sits below
+edge.config in the layers (the config holds its `[gb28181]` model) and imports nothing of edge;
+the daemon hands it the few parts it uses.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from edge.config import CameraConfig
 from edge.gb28181.interfaces import Channel, Sources
 from edge.gb28181.service import Gb28181Service
 
@@ -17,7 +17,7 @@ from edge.gb28181.service import Gb28181Service
 class FleetCameras:
     """Cameras from the config, online/recording state from the capture workers."""
 
-    def __init__(self, cameras: Sequence[CameraConfig], workers: Mapping[str, Any]) -> None:
+    def __init__(self, cameras: Sequence[Any], workers: Mapping[str, Any]) -> None:
         self.cameras = cameras
         self.workers = workers
 
