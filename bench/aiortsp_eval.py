@@ -20,7 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture.simulator import Simulator, default_clip_dir, make_clip  # noqa: E402
+from capture.sim.simulator import Simulator, default_clip_dir, make_clip  # noqa: E402
 
 CHILD_AIORTSP = r"""
 import asyncio, sys, time

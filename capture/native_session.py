@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import av
 import av.stream
@@ -22,13 +21,10 @@ from capture.rtsp.errors import RtspError, Unsupported
 from capture.rtsp.h264 import H264Depacketizer, avcc
 from capture.rtsp.h265 import to_annexb
 from capture.rtsp.rtp import AccessUnit
-from capture.session import Reconnect
+from capture.session import Reconnect, SessionHost
 from capture.state import CameraState
 from capture.timestamps import TimestampPolicy, Verdict
 from storage.index import Segment
-
-if TYPE_CHECKING:
-    from capture.worker import CaptureWorker
 
 log = logging.getLogger(__name__)
 #: RTP encoding names as FFmpeg calls the codecs (the PyAV path logs these names).
@@ -36,7 +32,7 @@ FFMPEG_AUDIO_NAMES = {"PCMA": "pcm_alaw", "PCMU": "pcm_mulaw", "G726-32": "adpcm
 
 
 class NativeSession:
-    def __init__(self, worker: CaptureWorker) -> None:
+    def __init__(self, worker: SessionHost) -> None:
         self.w = worker
         self.source: NativeSource | None = None
         self.segmenter: NativeSegmenter | None = None

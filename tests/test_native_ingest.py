@@ -21,10 +21,10 @@ from capture.native_source import NativeSource
 from capture.paramsets import _avcc_units, nal_units
 from capture.rtsp.auth import Credentials
 from capture.rtsp.errors import RtspNotFound, RtspTimeout, RtspUnauthorized
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 from capture.worker import CaptureWorker
-from edge.clock import SystemClock
 from edge.config import CameraConfig
+from storage.clock import SystemClock
 from storage.store import SegmentStore
 
 
