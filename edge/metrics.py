@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from capture.health import IMAGE_CODES
 from edge.alarms import CODES
+from edge.fleet_metrics import register_fleet_metrics
 from edge.status import call_dict, camera_totals, export_counts, live_state, live_totals, pick, version
 
 if TYPE_CHECKING:
@@ -168,4 +169,6 @@ def _status(obj: Any) -> dict[str, Any] | None:
 def make_registry(daemon: Daemon) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DaemonCollector(daemon))
+    register_fleet_metrics(registry, cfg=daemon.cfg, alarms=daemon.alarms, index=daemon.store.index,
+                           ready_problems=daemon.probes.problems, offload=getattr(daemon, "offload", None))
     return registry
