@@ -26,6 +26,7 @@ from edge.exports import ExportManager
 from edge.health_service import HealthService, sampler_period
 from edge.hold_release import HoldReleases
 from edge.notify import Notifier, NotifyService, watchdog_interval
+from edge.offload import attach_offload
 from edge.probes import Probes
 from edge.register import AccessRegister
 from edge.retention_service import RetentionService
@@ -72,6 +73,7 @@ class Daemon:
         self.export_producer: ExportProducer
         self.hold_releases: HoldReleases
         attach_access(self)
+        self.offload = attach_offload(self)
         self._stop = threading.Event()
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None
