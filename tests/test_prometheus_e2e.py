@@ -114,6 +114,7 @@ def test_camera_offline_alert_reaches_the_webhook_and_resolves(
         gate_sim.stop()
         fired = wait_for(lambda: hook.first("firing", stopped, alertname="EdgeCameraOffline"), 60, 0.1,
                          "EdgeCameraOffline at the webhook")
+        assert fired is not None
         seconds_to_webhook = fired - stopped
         offline = [a["labels"] for a in hook.alerts() if a["labels"]["alertname"] == "EdgeCameraOffline"]
         assert {(a["box"], a["camera"]) for a in offline} == {("box-north", "gate")}, offline
@@ -125,6 +126,7 @@ def test_camera_offline_alert_reaches_the_webhook_and_resolves(
         gate_sim.restart()
         resolved = wait_for(lambda: hook.first("resolved", returned, alertname="EdgeCameraOffline", box="box-north",
                                                camera="gate"), 60, 0.1, "EdgeCameraOffline resolved at the webhook")
+        assert resolved is not None
         seconds_to_resolved = resolved - returned
         print(f"\nEdgeCameraOffline: camera stop -> webhook {seconds_to_webhook:.1f} s; "
               f"camera back -> resolved {seconds_to_resolved:.1f} s")
