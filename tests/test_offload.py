@@ -254,3 +254,38 @@ def test_queue_rows_survive_in_the_index(tmp_path: Path, moto: MotoServer, bucke
         assert item.retain_until_us > box.clock.now_us() + timedelta(days=729).total_seconds() * 1e6
     finally:
         box.close()
+
+
+def test_a_later_hold_extends_the_lock_of_the_stored_version(tmp_path: Path, moto: MotoServer, bucket: str) -> None:
+    box = Box(tmp_path / "store", offload_config(tmp_path / "store", moto.url, bucket))
+    try:
+        seg = recorded(box, 1)[0]
+        box.holds.create("gate", seg.start_us, seg.end_us, "theft", "C-5", "wang")
+        box.offload.tick()
+        first = box.offload.queue.by_source(f"segment:{seg.id}")
+        assert first is not None and first.state == "done" and first.locked_until_us is not None
+        box.clock.advance(3 * DAY_US)
+        later = box.holds.create(None, seg.start_us, seg.end_us, "appeal", "C-6", "li")
+        box.offload.tick()
+        item = box.offload.queue.by_source(f"segment:{seg.id}")
+        assert item is not None and item.state == "done" and item.version_id == first.version_id
+        assert item.locked_until_us is not None and item.locked_until_us >= later.expires_us - 1_000_000
+        head = moto.client().head_object(Bucket=bucket, Key=item.key, VersionId=item.version_id)
+        assert head["ObjectLockRetainUntilDate"].timestamp() * 1e6 >= later.expires_us - 1_000_000
+        assert len(versions(moto.client(), bucket, item.key)) == 1, "extended in place, not uploaded again"
+    finally:
+        box.close()
+
+
+@pytest.mark.parametrize(("offload", "message"), [
+    ({"enabled": True}, "bucket: required when offload is enabled"),
+    ({"bucket": "b", "access_key_id": "k"}, "access_key_id and secret_access_key_file go together"),
+    ({"verify": "trust"}, "offload.verify"),
+])
+def test_offload_config_is_checked(tmp_path: Path, offload: dict[str, object], message: str) -> None:
+    from edge.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        parse_config({"storage": {"root": str(tmp_path)}, "offload": offload, "cameras": []})
+    assert message in str(err.value)
+    assert parse_config({"storage": {"root": str(tmp_path)}, "cameras": []}).offload.enabled is False

@@ -113,10 +113,12 @@ class Bucket:
             h = self.client.head_object(Bucket=self.name, Key=key, VersionId=version, ChecksumMode="ENABLED")
         except Exception as exc:  # noqa: BLE001
             raise OffloadError(f"HEAD {key}: {_reason(exc)}") from None
-        if h.get("ChecksumSHA256") != want:
-            got = h.get("ChecksumSHA256")
-            raise ChecksumMismatch(f"{key} v{version}: stored checksum {hex_of_b64(got) if got else 'missing'}"
-                                   f" is not {sha256_hex}")
+        got = h.get("ChecksumSHA256")
+        if got is None and not self.readback:
+            raise OffloadError(f"{key} v{version}: the store keeps no SHA-256 checksum (no flexible checksum"
+                               " support): set [offload] verify = \"readback\"")
+        if got is not None and got != want:
+            raise ChecksumMismatch(f"{key} v{version}: stored checksum {hex_of_b64(got)} is not {sha256_hex}")
         if int(h.get("ContentLength", -1)) != size:
             raise ChecksumMismatch(f"{key} v{version}: stored {h.get('ContentLength')} bytes, sent {size}")
         locked = _locked_until_us(h)
