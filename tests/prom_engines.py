@@ -140,6 +140,6 @@ class Webhook:
                     return t
         return None
 
-    def alerts(self) -> list[dict[str, Any]]:
+    def alerts(self, after: float = 0.0) -> list[dict[str, Any]]:
         with self._lock:
-            return [a for _, a in self.received]
+            return [a for t, a in self.received if t >= after]

@@ -8,6 +8,7 @@ tell. It also keeps the `x-amz-checksum-sha256` header of every PUT it forwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -114,7 +115,9 @@ class TamperProxy:
                 self.send_header("content-length", length_out)
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(r.content)
+                    # A client killed mid-request (the restart test) is not the proxy's failure.
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        self.wfile.write(r.content)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815 - http.server's names
 
