@@ -109,19 +109,31 @@ class OffloadQueue:
     def add_segments_of_hold(self, camera: str | None, start_us: int, end_us: int, retain_until_us: int,
                              key_prefix: str, now_us: int) -> None:
         """Every stored segment a hold covers, in one statement (a two-year hold covers many)."""
+        # Looked up on a reader first (WAL: it never blocks the capture threads' commits); the write
+        # lock is taken only when there is something new to queue.
+        todo = self.index.reader().execute(
+            "SELECT 1 FROM segments WHERE state = 'stored' AND (? IS NULL OR camera = ?) AND start_us < ?"
+            " AND end_us > ? AND NOT EXISTS (SELECT 1 FROM offload_queue q WHERE q.source = 'segment:' || segments.id"
+            " AND q.retain_until_us >= ?) LIMIT 1", (camera, camera, end_us, start_us, retain_until_us)).fetchone()
+        if todo is None:
+            return
         with self.index.write() as c:
             c.execute(
                 "INSERT INTO offload_queue (kind, source, key, path, bytes, expected_sha256, retain_until_us,"
                 " queued_us, next_attempt_us)"
                 " SELECT 'segment', 'segment:' || id, ? || path, path, bytes, sha256, ?, ?, ? FROM segments"
                 " WHERE state = 'stored' AND (? IS NULL OR camera = ?) AND start_us < ? AND end_us > ?"
+                # Rows already queued with this lock or longer are skipped, so a steady state writes nothing
+                # (the write lock is the capture threads' too).
+                "  AND NOT EXISTS (SELECT 1 FROM offload_queue q WHERE q.source = 'segment:' || segments.id"
+                "                  AND q.retain_until_us >= ?)"
                 " ON CONFLICT (source) DO UPDATE SET"
                 "  state = CASE WHEN state = 'done' AND excluded.retain_until_us > retain_until_us"
                 "          THEN 'extend' ELSE state END,"
                 "  next_attempt_us = CASE WHEN state = 'done' AND excluded.retain_until_us > retain_until_us"
                 "          THEN excluded.next_attempt_us ELSE next_attempt_us END,"
                 "  retain_until_us = max(retain_until_us, excluded.retain_until_us)",
-                (key_prefix, retain_until_us, now_us, now_us, camera, camera, end_us, start_us))
+                (key_prefix, retain_until_us, now_us, now_us, camera, camera, end_us, start_us, retain_until_us))
 
     def due(self, now_us: int, limit: int = 50) -> list[Item]:
         rows = self.index.reader().execute(
