@@ -3,7 +3,8 @@
 The shipped rules are loaded with only their `for:` shortened (and 1 s scrape/evaluation), so the
 test exercises the same expressions central monitoring runs. One box's camera is stopped: the
 EdgeCameraOffline alert for that box and camera reaches the test's webhook, no other camera's
-does; it resolves when the camera returns. The seconds from camera stop to webhook are printed.
+does; it resolves when the camera returns; a killed box raises EdgeBoxDown. Every rule evaluates
+without error on the real series. The seconds from camera stop to webhook are printed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def fast_rules(tmp: Path, for_: str = "2s") -> Path:
     text = (BUNDLE / "edge-alerts.yml").read_text(encoding="utf-8")
     out = tmp / "edge-alerts.yml"
     out.write_text(re.sub(r"(?m)^(\s+for:) \S+$", rf"\1 {for_}", text), encoding="utf-8")
+    return out
+
+
+def fast_recording_rules(tmp: Path) -> Path:
+    """The shipped recording rules, evaluated every second instead of every minute."""
+    text = (BUNDLE / "edge-rules.yml").read_text(encoding="utf-8")
+    out = tmp / "edge-rules.yml"
+    out.write_text(re.sub(r"(?m)^(\s+interval:) \S+$", r"\1 1s", text), encoding="utf-8")
     return out
 
 
@@ -91,7 +100,7 @@ def test_camera_offline_alert_reaches_the_webhook_and_resolves(
             jobs.append(scrape_job("edge" if i == 0 else f"edge-{box_id}", token_for(d, tmp_path), targets))
         prom = prometheus(tmp_path, {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
-            "rule_files": [str(fast_rules(tmp_path)), str(BUNDLE / "edge-rules.yml")],
+            "rule_files": [str(fast_rules(tmp_path)), str(fast_recording_rules(tmp_path))],
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am.port}"]}]}]},
             "scrape_configs": jobs,
         }).start()
@@ -109,6 +118,7 @@ def test_camera_offline_alert_reaches_the_webhook_and_resolves(
         assert {s["metric"]["box"]: s["value"][1] for s in up["data"]["result"]} == {"box-north": "1",
                                                                                      "box-south": "1"}
         _every_rule_series_is_exported(prom)
+        wait_for(lambda: _rules_healthy(prom), 30, 0.5, "every rule evaluated without error on real series")
 
         stopped = time.monotonic()
         gate_sim.stop()
@@ -132,8 +142,21 @@ def test_camera_offline_alert_reaches_the_webhook_and_resolves(
         print(f"\nEdgeCameraOffline: camera stop -> webhook {seconds_to_webhook:.1f} s; "
               f"camera back -> resolved {seconds_to_resolved:.1f} s")
         assert not any(a["labels"]["alertname"] == "EdgeBoxDown" for a in hook.alerts())
+
+        killed = time.monotonic()
+        boxes["box-south"].kill()
+        wait_for(lambda: hook.first("firing", killed, alertname="EdgeBoxDown", box="box-south"), 60, 0.1,
+                 "EdgeBoxDown for the killed box at the webhook")
     finally:
         hook.stop()
+
+
+def _rules_healthy(prom: Engine) -> bool:
+    groups = httpx.get(prom.url + "/api/v1/rules", timeout=5).json()["data"]["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] == "err"]
+    assert not bad, f"rules failing on real series: {bad}"
+    return len(rules) > 30 and all(r["health"] == "ok" for r in rules)
 
 
 def _every_rule_series_is_exported(prom: Engine) -> None:
