@@ -289,3 +289,31 @@ def test_offload_config_is_checked(tmp_path: Path, offload: dict[str, object], m
         parse_config({"storage": {"root": str(tmp_path)}, "offload": offload, "cameras": []})
     assert message in str(err.value)
     assert parse_config({"storage": {"root": str(tmp_path)}, "cameras": []}).offload.enabled is False
+
+
+def test_a_put_cut_off_by_a_crash_is_registered_and_kept_not_sent_twice(
+        tmp_path: Path, moto: MotoServer, bucket: str) -> None:
+    box = Box(tmp_path / "store", offload_config(tmp_path / "store", moto.url, bucket))
+    try:
+        seg = recorded(box, 1)[0]
+        box.holds.create("gate", seg.start_us, seg.end_us, "theft", "C-8", "wang")
+        box.offload.planner.plan(box.clock.now_us())
+        item = box.offload.queue.by_source(f"segment:{seg.id}")
+        assert item is not None
+        # The crash: the queue marked the PUT as under way, the store kept the object, nothing else happened.
+        box.offload.queue.sending(item)
+        b = box.offload._ready_bucket()
+        assert b is not None
+        with open(box.store.path_of(seg), "rb") as f:
+            stored = b.put(item.key, f, seg.sha256, seg.bytes, item.retain_until_us, {})
+        assert box.register.query(Query(actions=["offload_upload"])) == []
+
+        box.offload.tick()
+        item = box.offload.queue.by_source(f"segment:{seg.id}")
+        assert item is not None and item.state == "done" and item.version_id == stored.version_id
+        assert len(versions(moto.client(), bucket, item.key)) == 1, "not sent again"
+        [entry] = box.register.query(Query(actions=["offload_upload"]))
+        assert entry.result == "ok" and entry.detail["recovered"] is True
+        assert entry.detail["version_id"] == stored.version_id
+    finally:
+        box.close()

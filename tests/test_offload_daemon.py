@@ -99,7 +99,10 @@ def test_offload_resumes_after_a_kill_and_shows_everywhere(
                 assert base64.b64decode(head["ChecksumSHA256"]).hex() == sha
             registered = rows(root, "SELECT detail FROM register WHERE action='offload_upload' AND subject=?"
                                     " AND result='ok'", (source,))
-            assert version in {json.loads(str(d[0]))["version_id"] for d in registered}
+            ids = {json.loads(str(d[0]))["version_id"] for d in registered}
+            assert version in ids
+            stored = {v["VersionId"] for v in s3.list_object_versions(Bucket=BUCKET, Prefix=str(key))["Versions"]}
+            assert stored <= ids, "every version in the bucket is in the access register"
 
         user = run_edge("user", "add", "-c", str(second.config), "central", "--role", "monitor",
                         "--credential-id", "M-1")

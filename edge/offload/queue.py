@@ -36,13 +36,14 @@ CREATE TABLE IF NOT EXISTS offload_queue (
     done_us INTEGER,
     sha256 TEXT,                         -- hex, as the store verified it
     version_id TEXT,                     -- the locked version
-    locked_until_us INTEGER              -- retain-until the store reported
+    locked_until_us INTEGER,             -- retain-until the store reported
+    in_flight INTEGER NOT NULL DEFAULT 0 -- 1 from just before a PUT until its outcome is recorded
 );
 CREATE INDEX IF NOT EXISTS offload_queue_due ON offload_queue (next_attempt_us) WHERE state IN ('pending', 'extend');
 """
 
 COLUMNS = ("id, kind, source, key, path, body, bytes, expected_sha256, retain_until_us, queued_us, state, attempts,"
-           " next_attempt_us, last_error, done_us, sha256, version_id, locked_until_us")
+           " next_attempt_us, last_error, done_us, sha256, version_id, locked_until_us, in_flight")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Item:
     sha256: str | None
     version_id: str | None
     locked_until_us: int | None
+    in_flight: int
 
 
 @dataclass(frozen=True)
@@ -149,16 +151,21 @@ class OffloadQueue:
         r = self.index.reader().execute(f"SELECT {COLUMNS} FROM offload_queue WHERE source=?", (source,)).fetchone()
         return Item(*r) if r else None
 
+    def sending(self, item: Item) -> None:
+        """Just before the PUT: a crash from here on may leave a stored version the queue did not see."""
+        with self.index.write() as c:
+            c.execute("UPDATE offload_queue SET in_flight=1 WHERE id=?", (item.id,))
+
     def done(self, item: Item, now_us: int, sha256: str, version_id: str, locked_until_us: int) -> None:
         with self.index.write() as c:
             c.execute("UPDATE offload_queue SET state='done', done_us=?, sha256=?, version_id=?, locked_until_us=?,"
-                      " last_error='', attempts=attempts+1 WHERE id=?",
+                      " last_error='', attempts=attempts+1, in_flight=0 WHERE id=?",
                       (now_us, sha256, version_id, locked_until_us, item.id))
 
     def failed(self, item: Item, now_us: int, error: str, max_backoff_seconds: float) -> None:
         attempts = item.attempts + 1
         with self.index.write() as c:
-            c.execute("UPDATE offload_queue SET attempts=?, last_error=?, next_attempt_us=? WHERE id=?",
+            c.execute("UPDATE offload_queue SET attempts=?, last_error=?, next_attempt_us=?, in_flight=0 WHERE id=?",
                       (attempts, error[:500], now_us + backoff_us(attempts, max_backoff_seconds), item.id))
 
     def gone(self, item: Item, error: str) -> None:

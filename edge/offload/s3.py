@@ -131,6 +131,16 @@ class Bucket:
                 raise ChecksumMismatch(f"{key} v{version}: read back {got}, sent {sha256_hex}")
         return Stored(version, sha256_hex, locked)
 
+    def versions(self, key: str) -> list[str]:
+        """Version ids stored under exactly this key, newest first."""
+        try:
+            r = self.client.list_object_versions(Bucket=self.name, Prefix=key)
+        except Exception as exc:  # noqa: BLE001
+            raise OffloadError(f"list versions of {key}: {_reason(exc)}") from None
+        found = [v for v in r.get("Versions", []) if v.get("Key") == key]
+        found.sort(key=lambda v: v.get("LastModified") or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return [str(v["VersionId"]) for v in found]
+
     def extend(self, key: str, version: str, retain_until_us: int) -> int:
         """Lengthen the lock of a stored version (compliance mode allows only that)."""
         until = datetime.fromtimestamp(retain_until_us / 1e6, UTC).replace(microsecond=0)

@@ -121,6 +121,9 @@ class OffloadService(PeriodicService):
                     if item.expected_sha256 and sha != item.expected_sha256:
                         raise ChecksumMismatch(f"the box's copy hashes to {sha}, its record says "
                                                f"{item.expected_sha256}")
+                    if item.in_flight and self._recover(bucket, item, sha, size):
+                        return True
+                    self.queue.sending(item)
                     stored = bucket.put(item.key, body, sha, size, item.retain_until_us, self._metadata(item, sha))
                 finally:
                     body.close()
@@ -144,6 +147,31 @@ class OffloadService(PeriodicService):
                              detail=self._detail(item, stored.version_id) | {"sha256": stored.sha256_hex,
                                                                             "locked_until_us": stored.locked_until_us})
         log.info("offload %s -> s3://%s/%s (version %s)", item.source, bucket.name, item.key, stored.version_id)
+        return True
+
+    def _recover(self, bucket: Bucket, item: Item, sha: str, size: int) -> bool:
+        """After a crash during a PUT: register the versions it left, and keep a good one instead of
+        sending the object again. Every version in the bucket thus ends up in the register."""
+        known = {e.detail.get("version_id") for e in self.register.entries_for_subject(item.source)}
+        kept = None
+        for version in bucket.versions(item.key):
+            if version in known:
+                continue
+            try:
+                stored = bucket.verify(item.key, version, sha, size, item.retain_until_us)
+            except OffloadError as exc:
+                self.register.append(SYSTEM, "offload_upload", result="failed", subject=item.source,
+                                     cameras=self._cameras(item),
+                                     detail=self._detail(item, version) | {"recovered": True, "error": str(exc)})
+                continue
+            self.register.append(SYSTEM, "offload_upload", subject=item.source, cameras=self._cameras(item),
+                                 detail=self._detail(item, version) | {"recovered": True, "sha256": sha,
+                                                                       "locked_until_us": stored.locked_until_us})
+            kept = kept or stored
+        if kept is None:
+            return False
+        self.queue.done(item, self.clock.now_us(), kept.sha256_hex, kept.version_id, kept.locked_until_us)
+        log.info("offload %s: kept version %s stored before a restart", item.source, kept.version_id)
         return True
 
     def _extend(self, bucket: Bucket, item: Item) -> bool:
