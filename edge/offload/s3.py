@@ -20,6 +20,8 @@ from typing import IO, Any
 from edge.config import OffloadConfig
 
 CHUNK = 1024 * 1024
+#: The largest object one PUT may carry (S3's limit); larger ones would need a multipart upload.
+MAX_PUT_BYTES = 5 * 1024**3
 
 
 class OffloadError(Exception):
@@ -51,6 +53,11 @@ def sha256_of_file(path: Path) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def lock_date(retain_until_us: int) -> datetime:
+    """Whole seconds (the header's precision), rounded up so the lock never ends early."""
+    return datetime.fromtimestamp(-(-retain_until_us // 1_000_000), UTC)
 
 
 def make_client(cfg: OffloadConfig) -> Any:
@@ -87,7 +94,10 @@ class Bucket:
 
     def put(self, key: str, body: IO[bytes], sha256_hex: str, size: int, retain_until_us: int,
             metadata: dict[str, str]) -> Stored:
-        until = datetime.fromtimestamp(retain_until_us / 1e6, UTC).replace(microsecond=0)
+        if size > MAX_PUT_BYTES:
+            raise OffloadError(f"{key}: {size} bytes is over the 5 GiB a single PUT may carry (multipart upload"
+                               " is not supported yet)")
+        until = lock_date(retain_until_us)
         want = b64_of_hex(sha256_hex)
         try:
             r = self.client.put_object(
@@ -122,7 +132,7 @@ class Bucket:
         if int(h.get("ContentLength", -1)) != size:
             raise ChecksumMismatch(f"{key} v{version}: stored {h.get('ContentLength')} bytes, sent {size}")
         locked = _locked_until_us(h)
-        if h.get("ObjectLockMode") != "COMPLIANCE" or locked is None or locked < retain_until_us - 1_000_000:
+        if h.get("ObjectLockMode") != "COMPLIANCE" or locked is None or locked < retain_until_us:
             raise OffloadError(f"{key} v{version}: not locked in compliance mode until the retain-until date"
                                f" (mode {h.get('ObjectLockMode')}, until {h.get('ObjectLockRetainUntilDate')})")
         if self.readback:
@@ -143,7 +153,7 @@ class Bucket:
 
     def extend(self, key: str, version: str, retain_until_us: int) -> int:
         """Lengthen the lock of a stored version (compliance mode allows only that)."""
-        until = datetime.fromtimestamp(retain_until_us / 1e6, UTC).replace(microsecond=0)
+        until = lock_date(retain_until_us)
         try:
             self.client.put_object_retention(Bucket=self.name, Key=key, VersionId=version,
                                              Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
@@ -151,7 +161,7 @@ class Bucket:
         except Exception as exc:  # noqa: BLE001
             raise OffloadError(f"retention of {key}: {_reason(exc)}") from None
         locked = _locked_until_us(h)
-        if locked is None or locked < retain_until_us - 1_000_000:
+        if locked is None or locked < retain_until_us:
             raise OffloadError(f"{key} v{version}: retention not extended")
         return locked
 
