@@ -22,16 +22,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, log, machine, ratio  # noqa: E402
-from capture.simulator import free_port  # noqa: E402
-from edge.alarms import AlarmCenter  # noqa: E402
-from edge.clock import OffsetClock  # noqa: E402
+from capture.sim.simulator import free_port  # noqa: E402
 from edge.config import parse_config  # noqa: E402
+from edge.monitor.alarms import AlarmCenter  # noqa: E402
 from edge.offload.queue import OffloadQueue  # noqa: E402
 from edge.offload.service import OffloadService  # noqa: E402
 from edge.offload.sources import TableCheckpoints  # noqa: E402
-from edge.register import AccessRegister  # noqa: E402
+from storage.clock import OffsetClock  # noqa: E402
 from storage.holds import HoldStore  # noqa: E402
 from storage.index import NewSegment  # noqa: E402
+from storage.register import AccessRegister  # noqa: E402
 from storage.store import SegmentStore  # noqa: E402
 
 MIN = 60_000_000

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from helpers import wait_for
 
-from capture.simulator import free_port
+from capture.sim.simulator import free_port
 
 
 def binary(name: str) -> str:

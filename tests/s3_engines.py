@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from helpers import wait_for
 
-from capture.simulator import free_port
+from capture.sim.simulator import free_port
 
 BUCKET = "evidence"
 ACCESS_KEY = "edge-test"

@@ -8,12 +8,12 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
-from edge.alarms import AlarmCenter
-from edge.clock import OffsetClock
 from edge.config import parse_config
-from edge.fleet_metrics import OffloadFigures, register_fleet_metrics
-from edge.register import AccessRegister, Actor
+from edge.monitor.alarms import AlarmCenter
+from edge.monitor.fleet_metrics import OffloadFigures, register_fleet_metrics
+from storage.clock import OffsetClock
 from storage.index import Index
+from storage.register import AccessRegister, Actor
 
 
 class Offload:

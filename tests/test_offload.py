@@ -25,15 +25,15 @@ from botocore.exceptions import ClientError
 from retention_helpers import add_segment
 from s3_engines import ACCESS_KEY, BUCKET, SECRET, MotoServer, TamperProxy
 
-from edge.alarms import AlarmCenter
-from edge.clock import DAY_US, OffsetClock
 from edge.config import EdgeConfig, parse_config
-from edge.fleet_metrics import offload_metrics
+from edge.monitor.alarms import AlarmCenter
+from edge.monitor.fleet_metrics import offload_metrics
 from edge.offload.service import OffloadService
 from edge.offload.sources import ReadyExport, TableCheckpoints
-from edge.register import AccessRegister, Query
+from storage.clock import DAY_US, OffsetClock
 from storage.holds import HoldStore
 from storage.index import Segment
+from storage.register import AccessRegister, Query
 from storage.store import SegmentStore
 
 MIN = 60_000_000
@@ -215,7 +215,7 @@ def test_a_corrupted_upload_is_caught_by_the_checksum_and_sent_again(
 
 def test_failures_back_off_and_raise_offload_behind(tmp_path: Path, moto: MotoServer, bucket: str) -> None:
     # Nothing listens on the endpoint: every attempt fails; past the threshold the alarm is raised.
-    from capture.simulator import free_port
+    from capture.sim.simulator import free_port
 
     cfg = offload_config(tmp_path / "store", f"http://127.0.0.1:{free_port()}", bucket, behind_after_minutes=1.0,
                          timeout_seconds=1.0)

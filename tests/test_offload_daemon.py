@@ -18,7 +18,7 @@ import pytest
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for
 from s3_engines import ACCESS_KEY, BUCKET, SECRET, MotoServer, TamperProxy
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import yaml
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for
 from prom_engines import Engine, Webhook, alertmanager, prometheus
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 
 BUNDLE = Path(__file__).resolve().parent.parent / "configs" / "prometheus"
 #: Series the rules read that other features add (signed checkpoints, offload when configured).

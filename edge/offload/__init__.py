@@ -1,35 +1,38 @@
 """Evidence offload: held segments, approved export bundles and integrity checkpoints copied to an
 S3-compatible bucket with Object Lock in compliance mode (`[offload]`, off by default).
 
-`attach_offload(daemon)` is the one call the daemon makes; it reads only the collaborators below.
+`offload_service(...)` is the one call the daemon makes; it is given the collaborators it reads.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
 
-from edge.exports import State
+from edge.access.exports import ExportManager, State
+from edge.config import EdgeConfig
+from edge.monitor.alarms import AlarmCenter
 from edge.offload.service import OffloadService
 from edge.offload.sources import CheckpointRecords, ReadyExport, TableCheckpoints
+from storage.clock import Clock
+from storage.holds import HoldStore
+from storage.register import AccessRegister
+from storage.store import SegmentStore
 
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
-
-__all__ = ["OffloadService", "attach_offload"]
+__all__ = ["OffloadService", "offload_service"]
 
 
-def attach_offload(d: Daemon) -> OffloadService | None:
-    """The offload service as a daemon background service, or None when `[offload]` is off."""
-    if not d.cfg.offload.enabled:
+def offload_service(cfg: EdgeConfig, store: SegmentStore, clock: Clock, register: AccessRegister,
+                    alarms: AlarmCenter, holds: HoldStore, exports: ExportManager,
+                    bundle_dir: Callable[[int], Path],
+                    checkpoints: CheckpointRecords | None = None) -> OffloadService | None:
+    """The offload service (a background service to start with the others), or None when off.
+    `checkpoints`: the integrity feature's records; default, its `checkpoints` table if present."""
+    if not cfg.offload.enabled:
         return None
-    exports, producer = d.exports, d.export_producer
 
     def ready_exports() -> list[ReadyExport]:
-        return [ReadyExport(e.id, producer.final_dir(e.id)) for e in exports.list(limit=10_000, states=(State.READY,))]
+        return [ReadyExport(e.id, bundle_dir(e.id)) for e in exports.list(limit=10_000, states=(State.READY,))]
 
-    # The integrity feature may provide its own records (`daemon.checkpoint_records`); else its table.
-    records: CheckpointRecords = getattr(d, "checkpoint_records", None) or TableCheckpoints(d.store.index)
-    svc = OffloadService(d.cfg, d.store.index, d.store.layout.root, d.clock, d.register, d.alarms, d.holds.list,
-                         ready_exports, records, d.store.pinned)
-    d.services.append(svc)
-    return svc
+    return OffloadService(cfg, store.index, store.layout.root, clock, register, alarms, holds.list, ready_exports,
+                          checkpoints or TableCheckpoints(store.index), store.pinned)

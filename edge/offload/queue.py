@@ -16,31 +16,7 @@ from typing import Any
 
 from storage.index import Index
 
-# At merge: a numbered migration in storage/schema.py.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS offload_queue (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,                  -- segment | export | checkpoint
-    source TEXT NOT NULL UNIQUE,         -- segment:<id> | export:<id>/<file> | checkpoint:<id>
-    key TEXT NOT NULL,                   -- object key in the bucket
-    path TEXT,                           -- file relative to the store root (NULL: body below)
-    body BLOB,                           -- checkpoint records, copied from the index
-    bytes INTEGER NOT NULL,
-    expected_sha256 TEXT,                -- hex; for segments the index's own hash
-    retain_until_us INTEGER NOT NULL,
-    queued_us INTEGER NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',   -- pending | done | extend | gone
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_us INTEGER NOT NULL,
-    last_error TEXT NOT NULL DEFAULT '',
-    done_us INTEGER,
-    sha256 TEXT,                         -- hex, as the store verified it
-    version_id TEXT,                     -- the locked version
-    locked_until_us INTEGER,             -- retain-until the store reported
-    in_flight INTEGER NOT NULL DEFAULT 0 -- 1 from just before a PUT until its outcome is recorded
-);
-CREATE INDEX IF NOT EXISTS offload_queue_due ON offload_queue (next_attempt_us) WHERE state IN ('pending', 'extend');
-"""
+# The table, `offload_queue`, is migration 2 of storage/schema.py.
 
 COLUMNS = ("id, kind, source, key, path, body, bytes, expected_sha256, retain_until_us, queued_us, state, attempts,"
            " next_attempt_us, last_error, done_us, sha256, version_id, locked_until_us, in_flight")
@@ -90,7 +66,6 @@ def backoff_us(attempts: int, max_seconds: float, base_seconds: float = 2.0) -> 
 class OffloadQueue:
     def __init__(self, index: Index) -> None:
         self.index = index
-        index.execute_schema(SCHEMA)
 
     def add(self, items: list[NewItem], now_us: int) -> None:
         """Queue new objects; an object already queued keeps its row, its retain-until only grows."""

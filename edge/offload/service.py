@@ -19,17 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from edge.alarms import AlarmCenter
-from edge.clock import Clock
 from edge.config import EdgeConfig
-from edge.fleet_metrics import OffloadFigures
+from edge.monitor.alarms import AlarmCenter
+from edge.monitor.fleet_metrics import OffloadFigures
 from edge.offload.queue import Item, OffloadQueue
 from edge.offload.s3 import Bucket, BucketFactory, ChecksumMismatch, OffloadError, default_bucket, sha256_of_file
 from edge.offload.sources import CheckpointRecords, Planner, ReadyExport
-from edge.register import SYSTEM, AccessRegister
-from edge.service import PeriodicService
+from edge.periodic import PeriodicService
+from storage.clock import Clock
 from storage.holds import Hold
 from storage.index import Index
+from storage.register import SYSTEM, AccessRegister
 
 log = logging.getLogger(__name__)
 
