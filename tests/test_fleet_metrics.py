@@ -1,4 +1,4 @@
-"""The metrics the fleet's alert rules need (edge/fleet_metrics.py), read from a real index."""
+"""The metrics the fleet's alert rules need (edge/monitor/fleet_metrics.py), read from a real index."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Metrics central monitoring's alert rules need beyond the daemon's own (configs/prometheus/).
 
-Registered next to `edge.metrics.DaemonCollector` by one call in `make_registry`; everything read
+Registered next to `edge.monitor.metrics.RuntimeCollector` by one call in `make_registry`; everything read
 here is passed in explicitly (config, alarms, index, readiness probe, offload), so this module does
 not depend on how the daemon is assembled:
 
