@@ -10,7 +10,8 @@ from prometheus_client.registry import CollectorRegistry
 
 from edge.config import parse_config
 from edge.monitor.alarms import AlarmCenter
-from edge.monitor.fleet_metrics import OffloadFigures, register_fleet_metrics
+from edge.monitor.fleet_metrics import register_fleet_metrics
+from edge.monitor.live import OffloadFigures
 from storage.clock import OffsetClock
 from storage.index import Index
 from storage.register import AccessRegister, Actor

@@ -17,39 +17,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from edge.config import EdgeConfig
 from edge.monitor.alarms import AlarmCenter
+from edge.monitor.live import OffloadFigures, OffloadFiguresSource
 from edge.monitor.status import RULES
 from storage.index import Index
 
 #: Register actions counted as authentication problems, and the metric each one feeds.
 AUTH_ACTIONS = {"auth_failure": "edge_auth_failures", "access_denied": "edge_access_denied"}
-
-
-@dataclass(frozen=True)
-class OffloadFigures:
-    enabled: bool
-    pending: dict[str, int]  # kind -> objects waiting (segment, export, checkpoint)
-    pending_bytes: int
-    lag_seconds: float  # how long the oldest waiting object has waited; 0 when none waits
-    uploaded_objects: int
-    uploaded_bytes: int
-    failures: int
-    last_success_us: int | None
-
-
-class OffloadFiguresSource(Protocol):
-    def figures(self) -> OffloadFigures: ...
-
-
-class ReadinessProbe(Protocol):
-    def problems(self) -> list[str]: ...
 
 
 class _RegisterCounts:

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from edge.config import EdgeConfig
 from edge.monitor.alarms import AlarmCenter
-from edge.monitor.fleet_metrics import OffloadFigures
+from edge.monitor.live import OffloadFigures
 from edge.offload.queue import Item, OffloadQueue
 from edge.offload.s3 import Bucket, BucketFactory, ChecksumMismatch, OffloadError, default_bucket, sha256_of_file
 from edge.offload.sources import CheckpointRecords, Planner, ReadyExport
