@@ -26,7 +26,8 @@ ACTIONS = frozenset({
     "hold_create", "hold_release_request", "hold_release_approve", "hold_release_deny", "hold_expire",
     "user_add", "user_disable", "user_enable", "token_rotate",
     "config_reload", "retention_delete", "floor_breach",
-    "baseline_set", "maintenance", "snapshot_view", "register_export", "offload_upload",
+    "baseline_set", "maintenance", "snapshot_view", "register_export",
+    "gb28181_live", "gb28181_playback", "gb28181_download", "offload_upload",
 })
 
 
