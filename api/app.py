@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from fastapi import Depends, FastAPI
 
+from api.limits import BodyLimit
+
 if TYPE_CHECKING:
     from edge.daemon import Daemon
 
@@ -29,6 +31,7 @@ def create_app(daemon: Daemon) -> FastAPI:
     # No anonymous /openapi.json (deny by default): the schema is served to authenticated users below.
     app = FastAPI(title="edge", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.daemon = daemon
+    app.add_middleware(BodyLimit)  # authentication, then at most [api] max_body_bytes, then parsing
 
     from api.routes import health, metrics
     from edge.metrics import make_registry

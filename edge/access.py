@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from edge.export_producer import ExportProducer
 from edge.exports import ExportManager
 from edge.hold_release import HoldReleases
+from edge.refusals import AnonymousRefusals, RefusalFlusher
 from storage.signing import load_or_create
 
 if TYPE_CHECKING:
@@ -25,3 +26,6 @@ def attach_access(d: Daemon) -> None:
                                    lambda: getattr(d, "holds", None))
     d.export_producer = ExportProducer(d.cfg, d.store, d.exports, d.register, d.device_key)
     d.services.append(d.export_producer)
+    # Anonymous refusals: one register entry per source and window (edge/refusals.py).
+    d.refusals = AnonymousRefusals(d.register, d.clock, d.cfg.access.refusal_window_seconds)
+    d.services.append(RefusalFlusher(d.refusals))

@@ -23,10 +23,12 @@ from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig
 from edge.export_producer import ExportProducer
 from edge.exports import ExportManager
+from edge.fdlimit import api_connection_cap, raise_open_file_limit
 from edge.health_service import HealthService, sampler_period
 from edge.hold_release import HoldReleases
 from edge.notify import Notifier, NotifyService, watchdog_interval
 from edge.probes import Probes
+from edge.refusals import AnonymousRefusals
 from edge.register import AccessRegister
 from edge.retention_service import RetentionService
 from edge.service import PeriodicService
@@ -71,12 +73,15 @@ class Daemon:
         self.exports: ExportManager
         self.export_producer: ExportProducer
         self.hold_releases: HoldReleases
+        self.refusals: AnonymousRefusals
         attach_access(self)
         self._stop = threading.Event()
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None
 
     def start(self) -> None:
+        # Before any camera or connection opens a descriptor: systemd's soft default is 1024.
+        raise_open_file_limit()
         # Recovery logs each event itself; it must finish before any worker writes.
         recover(self.store, [c.id for c in self.cfg.cameras])
         for cam in self.cfg.cameras:
@@ -105,10 +110,10 @@ class Daemon:
     def _start_api(self) -> None:
         from api.app import create_app
 
-        app = create_app(self)
-        config = uvicorn.Config(app, host=self.cfg.api.host, port=self.cfg.api.port, log_config=None,
-                                access_log=False, lifespan="off")
-        self._api = uvicorn.Server(config)
+        from api.server import build_server
+
+        self._api = build_server(create_app(self), self.cfg.api, api_connection_cap(self.cfg.api.max_connections,
+                                                                                    len(self.cfg.cameras)))
         self._api_thread = threading.Thread(target=self._api.run, name="api", daemon=True)
         self._api_thread.start()
 
