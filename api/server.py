@@ -18,6 +18,7 @@ that cannot open its day directory loses footage, Art. 19(7)). So:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -110,11 +111,8 @@ class GuardedH11Protocol(H11Protocol):
             return
         if self.cycle is not None and not self.cycle.response_complete:
             return  # a request is being served: not idle
-        if self.conn.our_state not in (h11.ERROR, h11.CLOSED, h11.MUST_CLOSE):
-            try:
-                self.conn.send(h11.ConnectionClosed())
-            except h11.LocalProtocolError:
-                pass
+        with contextlib.suppress(h11.LocalProtocolError):
+            self.conn.send(h11.ConnectionClosed())
         # abort: drop at once, whatever a peer that never reads has left in the buffers.
         self.transport.abort()
 

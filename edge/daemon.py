@@ -109,7 +109,6 @@ class Daemon:
 
     def _start_api(self) -> None:
         from api.app import create_app
-
         from api.server import build_server
 
         self._api = build_server(create_app(self), self.cfg.api, api_connection_cap(self.cfg.api.max_connections,

@@ -23,7 +23,7 @@ from edge.timefmt import iso
 log = logging.getLogger(__name__)
 
 #: Distinct "METHOD path" keys kept per entry; the rest are counted under "other".
-MAX_PATHS = 20
+MAX_PATHS = 64
 #: Sources tracked per window; beyond this, the rest share one entry under source "*".
 MAX_SOURCES = 10_000
 

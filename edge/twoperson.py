@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge.identity import same_person
 from edge.users import Role, User
 
 
@@ -31,9 +32,11 @@ def second_person_refusal(requester: Person, approver: User) -> str | None:
     """Why `approver` may not approve `requester`'s request, or None when they may."""
     if approver.role is not Role.APPROVER:
         return f"role '{approver.role.value}' may not approve"
-    if approver.name == requester.name:
+    # Compared after normalisation (edge/identity.py): `O\u200b-1` or `Ｏ-1` is the credential `O-1`.
+    same = same_person(requester.name, requester.credential_id, approver.name, approver.credential_id)
+    if same == "same account":
         return "a request cannot be approved by the user who made it (Art. 18: at least two persons)"
-    if approver.credential_id.strip().casefold() == requester.credential_id.strip().casefold():
+    if same is not None:
         return ("the approver holds the same work credential as the requester: one person cannot "
                 "approve their own request under a second account (Art. 18)")
     return None

@@ -10,6 +10,7 @@ import select
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -172,8 +173,49 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(tmp_path: Path, da
     # Nobody can lock out a chosen address: 10.9.0.1 was never the peer, it is not throttled.
     ok = httpx.get(url, headers={"Authorization": f"Bearer {tokens['officer-1']}", "X-Forwarded-For": "10.9.0.1"})
     assert ok.status_code == 429, "the throttle is on the real peer (127.0.0.1), whatever the header says"
-    rows = wait_for(lambda: register_rows(root, "WHERE action='auth_failure'"), 10, 0.2, "the aggregated refusal")
+    # 60 guesses and the throttled valid token: counted in aggregated entries, all under the real peer.
+    wait_for(lambda: refusal_count(root) == 61, 10, 0.2, "all 61 refusals counted")
+    rows = register_rows(root, "WHERE action='auth_failure'")
     assert {r["source"] for r in rows} == {"127.0.0.1"}, "no forged address in the register"
-    wait_for(lambda: sum(json.loads(r["detail"])["count"] for r in register_rows(root, "WHERE action='auth_failure'")) == 61,
-             10, 0.2, "all 61 refusals counted")
+    assert len(rows) <= 10, "aggregated, not a row per request"
 
+
+def refusal_count(root: Path) -> int:
+    return sum(int(json.loads(r["detail"])["count"]) for r in register_rows(root, "WHERE action='auth_failure'"))
+
+
+def echo_client_app() -> Callable[..., object]:
+    async def app(scope: dict[str, object], receive: Callable[..., object], send: Callable[..., object]) -> None:
+        client = scope.get("client")
+        body = json.dumps({"client": client[0] if isinstance(client, tuple) else None}).encode()
+        await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+    return app
+
+
+@pytest.mark.parametrize("trusted, seen", [([], "127.0.0.1"), (["127.0.0.1"], "10.9.8.7"),
+                                           (["10.0.0.0/8"], "127.0.0.1")])
+def test_build_server_believes_forwarding_headers_only_from_trusted_proxies(trusted: list[str], seen: str) -> None:
+    from api.server import build_server
+    from edge.config import ApiConfig
+
+    port = free_port()
+    server = build_server(echo_client_app(), ApiConfig(host="127.0.0.1", port=port, trusted_proxies=trusted))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 10, 0.05, "the server")
+        r = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "10.9.8.7"}, timeout=5)
+        assert r.json()["client"] == seen
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    from edge.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as err:
+        parse_config({"api": {"trusted_proxies": ["*"]}})
+    assert "api.trusted_proxies" in str(err.value) and "not an IP address or network" in str(err.value)

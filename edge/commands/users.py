@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from edge.commands import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_config_arg, load_or_report
 from edge.config import EdgeConfig
 from edge.register import Actor
-from edge.users import Role
+from edge.users import Role, User
 
 
 def register(sub: Any) -> None:
@@ -75,15 +76,20 @@ CLI_ADMIN = Actor(getpass.getuser(), "admin", "", "cli")
 
 @_admin_command
 def cmd_user_add(ns: argparse.Namespace, admin: _Admin) -> int:
+    password = getpass.getpass(f"password for {ns.name}: ") if ns.password else None
+
+    def registered(c: sqlite3.Connection, user: User) -> None:
+        # In the user's own transaction: a user exists only with its register entry.
+        admin.register.append_in(c, CLI_ADMIN, "user_add", subject=user.name,
+                                 detail={"role": user.role.value, "credential_id": user.credential_id,
+                                         "password": password is not None})
+
     try:
-        user, token = admin.users.add(ns.name, Role(ns.role), ns.credential_id, created_by=CLI_ADMIN.name)
+        user, token = admin.users.add(ns.name, Role(ns.role), ns.credential_id, created_by=CLI_ADMIN.name,
+                                      password=password, on_created=registered)
     except ValueError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc} (nothing was created)")
         return EXIT_FAILED
-    if ns.password:
-        admin.users.set_password(ns.name, getpass.getpass(f"password for {ns.name}: "))
-    admin.register.append(CLI_ADMIN, "user_add", subject=user.name,
-                          detail={"role": user.role.value, "credential_id": user.credential_id})
     print(f"user '{user.name}' created with role {user.role.value} (credential {user.credential_id}).")
     print("API token (shown once, store it now):")
     print(token)
@@ -117,6 +123,6 @@ def cmd_token_rotate(ns: argparse.Namespace, admin: _Admin) -> int:
         print(f"error: no user '{ns.name}'")
         return EXIT_FAILED
     admin.register.append(CLI_ADMIN, "token_rotate", subject=ns.name)
-    print(f"new token for '{ns.name}' (the old one no longer works):")
+    print(f"new token for '{ns.name}' (the old one no longer works; its web sessions have ended):")
     print(token)
     return EXIT_OK
