@@ -114,7 +114,7 @@ def request_export(request: Request, web: User, form: Form) -> Response:
 
 
 @router.post("/exports/{export_id}/approve")
-def approve(export_id: int, request: Request, web: User, form: Form) -> Response:
+def approve(export_id: export_api.ExportId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Approving an export")
     try:
@@ -125,7 +125,7 @@ def approve(export_id: int, request: Request, web: User, form: Form) -> Response
 
 
 @router.post("/exports/{export_id}/deny")
-def deny(export_id: int, request: Request, web: User, form: Form) -> Response:
+def deny(export_id: export_api.ExportId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Denying an export")
     try:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from api.routes import audit as audit_api
@@ -29,7 +29,8 @@ def _day(value: str, end: bool) -> datetime | None:
 
 @router.get("/register")
 def register_page(request: Request, web: User, since: str = "", until: str = "", action: str = "",
-                  actor: str = "", camera: str = "", after_id: int = 0) -> Response:
+                  actor: str = "", camera: str = "",
+                  after_id: Annotated[int, Query(ge=0, le=2**53)] = 0) -> Response:
     ensure_role(request, web, REGISTER_ROLES, "The access register")
     filters = {"since": since, "until": until, "action": action, "actor": actor, "camera": camera}
     errors: list[str] = []
@@ -37,7 +38,7 @@ def register_page(request: Request, web: User, since: str = "", until: str = "",
     try:
         page = audit_api.audit(request, web.principal, since=_day(since, False), until=_day(until, True),
                                action=[action] if action else None, actor=actor.strip() or None,
-                               camera=camera.strip() or None, after_id=max(0, after_id), limit=PAGE)
+                               camera=camera.strip() or None, after_id=after_id, limit=PAGE)
     except ValueError:
         errors.append("since/until: dates are YYYY-MM-DD")
     except HTTPException as exc:
