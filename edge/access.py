@@ -23,7 +23,7 @@ def attach_access(d: Daemon) -> None:
     d.device_key = load_or_create(d.store.layout.keys_dir)
     d.exports = ExportManager(d.store.index, d.register, d.clock, d.cfg.access, lambda: getattr(d, "holds", None))
     d.hold_releases = HoldReleases(d.store.index, d.register, d.clock, d.cfg.access.request_ttl_hours,
-                                   lambda: getattr(d, "holds", None))
+                                   lambda: getattr(d, "holds", None), d.cfg.access.max_pending_per_user)
     d.export_producer = ExportProducer(d.cfg, d.store, d.exports, d.register, d.device_key)
     d.services.append(d.export_producer)
     # Anonymous refusals: one register entry per source and window (edge/refusals.py).

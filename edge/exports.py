@@ -7,6 +7,7 @@ subject `export:<id>`. The bundle itself is produced by `edge.export_producer`.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import json
 import logging
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from edge.clock import Clock
 from edge.config import AccessConfig
+from edge.identity import name_key
 from edge.register import SYSTEM, AccessRegister, Actor
 from edge.twoperson import Person, WorkflowError, second_person_refusal
 from edge.users import User
@@ -26,6 +28,8 @@ from storage.index import Index
 log = logging.getLogger(__name__)
 
 HOUR_US = 3_600_000_000
+#: Newest exports scanned for those a user may see (a box holds far fewer pending or recent ones).
+VISIBLE_SCAN = 5000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exports (
@@ -152,6 +156,18 @@ class ExportManager:
         args.append(limit)
         return [_row(r) for r in self.index.reader().execute(sql, args)]
 
+    def visible_to(self, exp: Export, user: User) -> bool:
+        """Purpose, case and recipient are confidential (Art. 18(5)): an officer sees the exports they
+        requested, an approver those they decided or may still decide (pending, not their own)."""
+        if name_key(exp.requester.name) == name_key(user.name):
+            return True
+        if exp.decider is not None and name_key(exp.decider.name) == name_key(user.name):
+            return True
+        return exp.state is State.PENDING and second_person_refusal(exp.requester, user) is None
+
+    def list_visible(self, user: User, limit: int = 100, states: tuple[State, ...] = ()) -> builtins.list[Export]:
+        return [e for e in self.list(VISIBLE_SCAN, states) if self.visible_to(e, user)][:limit]
+
     def percent(self, exp: Export) -> float:
         if exp.state is State.READY:
             return 100.0
@@ -161,15 +177,25 @@ class ExportManager:
     def request(self, actor: Actor, spec: ExportSpec) -> Export:
         now = self.clock.now_us()
         expires = now + int(self.access.request_ttl_hours * HOUR_US)
-        with self.index.write() as c:
-            cur = c.execute(
-                "INSERT INTO exports (state, spec, requested_by, requester_credential, requested_us, expires_us)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (State.PENDING.value, json.dumps(spec.to_json(), sort_keys=True), actor.name, actor.credential_id,
-                 now, expires),
-            )
-            assert cur.lastrowid is not None
-            export_id = cur.lastrowid
+        self.expire_due()
+        with self._lock:
+            pending = self.index.reader().execute(
+                "SELECT count(*) FROM exports WHERE state='pending' AND requested_by=?", (actor.name,)).fetchone()[0]
+            if pending >= self.access.max_pending_per_user:
+                reason = (f"{actor.name} already has {pending} pending export request(s), the most allowed "
+                          "([access] max_pending_per_user); wait for a decision first")
+                self.register.append(actor, "export_request", result="refused", subject="export:-",
+                                     detail={"reason": reason}, **spec.register_fields())
+                raise WorkflowError(429, reason)
+            with self.index.write() as c:
+                cur = c.execute(
+                    "INSERT INTO exports (state, spec, requested_by, requester_credential, requested_us, expires_us)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (State.PENDING.value, json.dumps(spec.to_json(), sort_keys=True), actor.name,
+                     actor.credential_id, now, expires),
+                )
+                assert cur.lastrowid is not None
+                export_id = cur.lastrowid
         self.register.append(actor, "export_request", subject=f"export:{export_id}", detail={"hold": spec.hold},
                              **spec.register_fields())
         log.info("export %d requested by %s (%s)", export_id, actor.name, ", ".join(spec.cameras))

@@ -65,7 +65,8 @@ def _row(r: tuple[Any, ...]) -> Release:
 
 class HoldReleases:
     def __init__(self, index: Index, register: AccessRegister, clock: Clock, ttl_hours: float,
-                 holds: Callable[[], HoldStore | None]) -> None:
+                 holds: Callable[[], HoldStore | None], max_pending_per_user: int = 10) -> None:
+        self.max_pending_per_user = max_pending_per_user
         self.index = index
         self.register = register
         self.clock = clock
@@ -117,6 +118,12 @@ class HoldReleases:
             if self._pending(hold_id) is not None:
                 raise self._refuse(hold, actor, "hold_release_request", 409,
                                    f"hold {hold_id} already has a pending release request", approval)
+            mine = self.index.reader().execute("SELECT count(*) FROM hold_releases WHERE state='pending' AND"
+                                               " requested_by=?", (actor.name,)).fetchone()[0]
+            if mine >= self.max_pending_per_user:
+                raise self._refuse(hold, actor, "hold_release_request", 429,
+                                   f"{actor.name} already has {mine} pending release request(s), the most allowed "
+                                   "([access] max_pending_per_user)", approval)
             now = self.clock.now_us()
             with self.index.write() as c:
                 c.execute("INSERT INTO hold_releases (hold_id, state, reason, approval, requested_by,"

@@ -10,6 +10,7 @@ from api.auth import Principal, daemon_of, require
 from api.routes.exports import http_error
 from api.schemas import HoldIn, HoldOut, PersonOut, ReleaseDenyIn, ReleaseIn, ReleaseOut
 from edge.export_producer import iso
+from edge.hold_policy import HoldRefused, bound_hold
 from edge.hold_release import Release
 from edge.twoperson import WorkflowError
 from edge.users import Role
@@ -62,10 +63,15 @@ def create_hold(body: HoldIn, request: Request, p: Officer) -> HoldOut:
         raise HTTPException(status_code=422, detail=[{"loc": ["body", "camera"], "type": "value_error",
                                                       "msg": f"unknown camera '{body.camera}'"}])
     try:
-        hold = holds.create(body.camera, datetime_to_us(body.start), datetime_to_us(body.end), body.reason,
+        bounded = bound_hold(d.cfg.retention, d.store.index, d.clock, body.camera, datetime_to_us(body.start),
+                             datetime_to_us(body.end))
+        hold = holds.create(body.camera, bounded.start_us, bounded.end_us, body.reason,
                             body.case_number, created_by=p.user.name, source="manual")
     except HoldError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        status = exc.status if isinstance(exc, HoldRefused) else 422
+        d.register.append(p.actor, "hold_create", result="refused", cameras=[body.camera] if body.camera else [],
+                          purpose=body.reason, case_number=body.case_number, detail={"reason": str(exc)})
+        raise HTTPException(status_code=status, detail=str(exc)) from None
     register_hold_create(d.register, p.actor, hold)
     return hold_out(d, hold)
 

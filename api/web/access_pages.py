@@ -81,7 +81,7 @@ def exports_page(request: Request, web: WebUser, errors: list[str] | None = None
                  values: dict[str, str] | None = None, msg: str = "") -> Response:
     d = daemon_of(request)
     d.exports.expire_due()
-    exports = [export_api.export_out(d, e) for e in d.exports.list(100)]
+    exports = [export_api.export_out(d, e) for e in d.exports.list_visible(web.principal.user, 100)]
     mine = {e.id for e in exports if web.name in {e.requested_by.name, e.decided_by.name if e.decided_by else ""}
             and e.state != State.DENIED.value}
     form_values = {**_defaults(d.clock.now_us()), **(values or {})}
