@@ -27,8 +27,28 @@ from edge.identity import IdentityError, credential_key, name_key, normalise_cre
 from storage.index import Index
 
 TOKEN_PREFIX = "edge_"
-#: Verified against when a sign-in names no user (or one without a password); made on first use.
+#: Verified against when a sign-in names no user (or one without a password); see `_warm_dummy`.
 _DUMMY_HASH: str | None = None
+_DUMMY_READY = threading.Event()
+_DUMMY_LOCK = threading.Lock()
+_DUMMY_STARTED = False
+
+
+def _warm_dummy(hasher: PasswordHasher) -> None:
+    """Make the dummy hash off the caller's thread, so neither start-up nor the first sign-in pays
+    for it (a first sign-in that did would again tell by its time that the name is unknown)."""
+    global _DUMMY_STARTED
+
+    def make() -> None:
+        global _DUMMY_HASH
+        _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+        _DUMMY_READY.set()
+
+    with _DUMMY_LOCK:
+        if _DUMMY_STARTED:
+            return
+        _DUMMY_STARTED = True
+    threading.Thread(target=make, name="argon2-dummy", daemon=True).start()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -126,6 +146,7 @@ class UserStore:
         self.clock = clock
         self.throttle = Throttle(failures_per_minute)
         self._hasher = PasswordHasher()
+        _warm_dummy(self._hasher)
         index.execute_schema(SCHEMA)
 
     @staticmethod
@@ -140,6 +161,7 @@ class UserStore:
         password (if any) is checked and hashed, and the user row, the password and whatever
         `on_created` writes (the register entry) commit in one transaction."""
         name = normalise_name(name)
+        given_credential = credential_id.strip()
         credential_id = normalise_credential(credential_id)
         password_hash = self._hasher.hash(check_password(password)) if password is not None else None
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -149,7 +171,9 @@ class UserStore:
                     raise ValueError(f"user '{name}' already exists" + (
                         "" if other == name else f" (as '{other}': the same name after normalisation)"))
             for (other,) in c.execute("SELECT DISTINCT credential_id FROM users"):
-                if credential_key(str(other)) == credential_key(credential_id) and other != credential_id:
+                # A second account of the same person repeats the credential exactly; any other
+                # spelling that normalises to it (case, width, compatibility forms) is a look-alike.
+                if credential_key(str(other)) == credential_key(credential_id) and other != given_credential:
                     raise ValueError(f"work credential id '{credential_id}' collides with the existing '{other}' "
                                      f"after normalisation; if it is the same person, give exactly '{other}'")
             cur = c.execute(
@@ -228,10 +252,10 @@ class UserStore:
         return self._row(r[:5])
 
     def _dummy_hash(self) -> str:
-        """One argon2 hash made once, verified against when there is no user or no password."""
-        global _DUMMY_HASH
-        if _DUMMY_HASH is None:
-            _DUMMY_HASH = self._hasher.hash(secrets.token_urlsafe(16))
+        """One argon2 hash made once per process (in the background from the first UserStore on),
+        verified against when there is no such user or no password."""
+        _DUMMY_READY.wait()
+        assert _DUMMY_HASH is not None
         return _DUMMY_HASH
 
     def by_password(self, name: str, password: str) -> User | None:
