@@ -79,8 +79,8 @@ def test_a_key_is_trusted_only_when_given_or_its_fingerprint_confirmed(
     forged.mkdir()
     (forged / "gate-1.mp4").write_bytes(b"forged " * 500)
     (forged / "gate-2.mp4").write_bytes(CLIPS["gate-2.mp4"])
-    cams = [{"camera": n.removesuffix(".mp4"), "file": n, "sha256": hashlib.sha256((forged / n).read_bytes()).hexdigest(),
-             "bytes": (forged / n).stat().st_size, "source_segments": []} for n in CLIPS]
+    cams = [{"camera": n.removesuffix(".mp4"), "file": n, "bytes": (forged / n).stat().st_size,
+             "sha256": hashlib.sha256((forged / n).read_bytes()).hexdigest(), "source_segments": []} for n in CLIPS]
     write_bundle(forged, {"format": "edge-export/1", "export_id": 1, "cameras": cams,
                           "device": {"box_id": "box-1", "public_key_fingerprint": attacker.fingerprint}}, attacker)
     assert any("UNTRUSTED KEY" in p for p in verify_bundle(forged).problems)
