@@ -219,3 +219,14 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config({"api": {"trusted_proxies": ["*"]}})
     assert "api.trusted_proxies" in str(err.value) and "not an IP address or network" in str(err.value)
+
+
+def test_the_unit_raises_the_open_file_limit_and_the_api_keeps_within_what_is_left() -> None:
+    from edge.fdlimit import RESERVE_BASE, RESERVE_PER_CAMERA, api_connection_cap
+
+    unit = (ROOT / "systemd" / "edge.service").read_text()
+    limit = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("LimitNOFILE=")]
+    assert limit and int(limit[0]) >= 4096
+    assert api_connection_cap(256, 4, nofile=65536) == 256
+    cap = api_connection_cap(256, 20, nofile=1024)
+    assert cap + RESERVE_BASE + RESERVE_PER_CAMERA * 20 < 1024 and cap < 256, "capture keeps its reserve"
