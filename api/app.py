@@ -41,9 +41,9 @@ def create_app(daemon: Daemon) -> FastAPI:
     for module in (health, metrics):
         app.include_router(module.router)
 
-    from api.routes import audit, exports, holds
+    from api.routes import audit, exports, hold_requests, holds
 
-    for module in (exports, holds, audit):
+    for module in (exports, holds, hold_requests, audit):
         app.include_router(module.router)
 
     from api.web import install as install_web

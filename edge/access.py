@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from edge.export_producer import ExportProducer
 from edge.exports import ExportManager
 from edge.hold_release import HoldReleases
+from edge.hold_requests import HoldRequests
 from edge.refusals import AnonymousRefusals, RefusalFlusher
 from storage.signing import load_or_create
 
@@ -29,3 +30,6 @@ def attach_access(d: Daemon) -> None:
     # Anonymous refusals: one register entry per source and window (edge/refusals.py).
     d.refusals = AnonymousRefusals(d.register, d.clock, d.cfg.access.refusal_window_seconds)
     d.services.append(RefusalFlusher(d.refusals))
+    # Open-ended all-camera holds: requested by one person, approved by another (edge/hold_requests.py).
+    d.hold_requests = HoldRequests(d.store.index, d.register, d.clock, d.cfg.retention, d.cfg.access.request_ttl_hours,
+                                   d.cfg.access.max_pending_per_user, lambda: getattr(d, "holds", None))

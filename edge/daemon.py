@@ -26,6 +26,7 @@ from edge.exports import ExportManager
 from edge.fdlimit import api_connection_cap, raise_open_file_limit
 from edge.health_service import HealthService, sampler_period
 from edge.hold_release import HoldReleases
+from edge.hold_requests import HoldRequests
 from edge.notify import Notifier, NotifyService, watchdog_interval
 from edge.probes import Probes
 from edge.refusals import AnonymousRefusals
@@ -74,6 +75,7 @@ class Daemon:
         self.export_producer: ExportProducer
         self.hold_releases: HoldReleases
         self.refusals: AnonymousRefusals
+        self.hold_requests: HoldRequests
         attach_access(self)
         self._stop = threading.Event()
         self._api: uvicorn.Server | None = None

@@ -6,7 +6,7 @@ fill the disk. A hold therefore covers recorded footage, or a window that ends a
 `[retention] max_hold_future_hours` after now (footage still to come, e.g. an incident under
 way); its start is moved up to the oldest recorded footage (nothing older exists to hold). A
 hold of every camera reaching past now is open-ended: one person alone is refused, it needs the
-two-person rule (an approved export with `hold`, or a hold per camera within the window).
+two-person rule (`edge.hold_requests`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ class BoundedRange:
 
 
 def bound_hold(cfg: RetentionConfig, index: Index, clock: Clock, camera: str | None, start_us: int,
-               end_us: int) -> BoundedRange:
-    """The range a single person's hold may have, or HoldError (422) / HoldRefused (403)."""
+               end_us: int, two_persons: bool = False) -> BoundedRange:
+    """The range a hold may have, or HoldError (422) / HoldRefused (403). `two_persons`: decided
+    under the two-person rule (`edge.hold_requests`), so an all-camera hold may reach past now."""
     if end_us <= start_us:
         raise HoldError("the hold's end must be after its start")
     now = clock.now_us()
@@ -47,9 +48,10 @@ def bound_hold(cfg: RetentionConfig, index: Index, clock: Clock, camera: str | N
         raise HoldError(f"end is more than {cfg.max_hold_future_hours:g} h after now "
                         "([retention] max_hold_future_hours): a hold covers recorded footage or a bounded "
                         "window of footage still to come")
-    if camera is None and end_us > now + CLOCK_TOLERANCE_US:
+    if camera is None and end_us > now + CLOCK_TOLERANCE_US and not two_persons:
         raise HoldRefused("a hold of every camera that reaches past now is open-ended and needs the two-person "
-                          "rule (Art. 18): hold each camera concerned, or request an export with hold")
+                          "rule (Art. 18): ask for it with POST /api/v1/hold-requests (a second person approves), "
+                          "or hold each camera concerned")
     oldest = _oldest_footage(index, [camera] if camera is not None else index.cameras())
     if oldest is not None and start_us < oldest < end_us:
         return BoundedRange(oldest, end_us, True)

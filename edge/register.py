@@ -54,6 +54,7 @@ ACTIONS = frozenset({
     "export_request", "export_approve", "export_deny", "export_expire", "export_produce", "export_download",
     "export_view",
     "hold_create", "hold_release_request", "hold_release_approve", "hold_release_deny", "hold_expire",
+    "hold_request", "hold_request_approve", "hold_request_deny",
     "user_add", "user_disable", "user_enable", "token_rotate",
     "config_reload", "retention_delete", "floor_breach",
     "baseline_set", "maintenance", "snapshot_view", "register_export",

@@ -163,6 +163,31 @@ def test_holds_are_bounded_and_open_ended_all_camera_holds_need_two_persons(box:
         "refused", "refused", "refused", "ok", "ok"]
 
 
+def test_an_open_ended_all_camera_hold_is_made_by_two_persons(box: Box) -> None:
+    doc = export_body([], 0, 1)["approval_document"]
+    body = {"camera": None, "start": iso(now_us() - 3_600_000_000), "end": iso(now_us() + 3_600_000_000),
+            "reason": "riot expected tonight", "case_number": "CQ-9", "approval_document": doc}
+    too_far = {**body, "end": iso(now_us() + 3 * 3_600_000_000)}
+    r = box("officer-1", "POST", "/api/v1/hold-requests", json=too_far)
+    assert r.status_code == 422 and "max_hold_future_hours" in r.json()["detail"], "two persons, still bounded"
+    r = box("officer-1", "POST", "/api/v1/hold-requests", json=body)
+    assert r.status_code == 201 and r.json()["state"] == "pending", r.text
+    rid = r.json()["id"]
+    assert box("officer-1", "POST", f"/api/v1/hold-requests/{rid}/approve").status_code == 403
+    r = box("approver-twin", "POST", f"/api/v1/hold-requests/{rid}/approve")
+    assert r.status_code == 403 and "credential" in r.json()["detail"]
+    r = box("approver-1", "POST", f"/api/v1/hold-requests/{rid}/approve")
+    assert r.status_code == 200, r.text
+    hold = r.json()
+    assert hold["camera"] is None and hold["active"] and hold["source"] == f"hold-request:{rid}"
+    assert box("approver-1", "POST", f"/api/v1/hold-requests/{rid}/approve").status_code == 409
+    listed = box("auditor-1", "GET", "/api/v1/hold-requests").json()
+    assert [x["state"] for x in listed if x["id"] == rid] == ["approved"]
+    actions = [(x["action"], x["result"]) for x in box.register("WHERE subject=?", (f"hold-request:{rid}",))]
+    assert actions == [("hold_request", "ok"), ("hold_request_approve", "refused"), ("hold_request_approve", "ok"),
+                       ("hold_request_approve", "refused")]
+
+
 # -- 5. unbounded requests ------------------------------------------------------------------------
 def rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
