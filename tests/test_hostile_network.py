@@ -167,6 +167,7 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(tmp_path: Path, da
     tokens = add_users(d.config, {"officer-1": ("officer", "PSB-1001")})
     d.start()
     url = d.url + "/api/v1/exports"
+    t0 = time.monotonic()
     codes = [httpx.get(url, headers={"Authorization": f"Bearer edge_guess{i}", "X-Forwarded-For": f"10.9.{i}.1"},
                        timeout=10).status_code for i in range(60)]
     assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, "rotating X-Forwarded-For does not reset the throttle"
@@ -177,7 +178,7 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(tmp_path: Path, da
     wait_for(lambda: refusal_count(root) == 61, 10, 0.2, "all 61 refusals counted")
     rows = register_rows(root, "WHERE action='auth_failure'")
     assert {r["source"] for r in rows} == {"127.0.0.1"}, "no forged address in the register"
-    assert len(rows) <= 10, "aggregated, not a row per request"
+    assert len(rows) <= (time.monotonic() - t0) / 1.0 + 2, "one entry per source and second, not a row per request"
 
 
 def refusal_count(root: Path) -> int:
