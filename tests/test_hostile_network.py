@@ -3,6 +3,7 @@ oversized bodies. Recording goes on, the API recovers, the register stays readab
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -231,3 +232,48 @@ def test_the_unit_raises_the_open_file_limit_and_the_api_keeps_within_what_is_le
     assert api_connection_cap(256, 4, nofile=65536) == 256
     cap = api_connection_cap(256, 20, nofile=1024)
     assert cap + RESERVE_BASE + RESERVE_PER_CAMERA * 20 < 1024 and cap < 256, "capture keeps its reserve"
+
+
+def run_echo_server(cfg: object, max_connections: int | None = None) -> tuple[object, threading.Thread, int]:
+    from api.server import build_server
+
+    server = build_server(echo_client_app(), cfg, max_connections)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 10, 0.05, "the server")
+    return server, thread, int(server.config.port)
+
+
+def test_half_requests_are_closed_after_the_head_timeout_and_extra_connections_refused() -> None:
+    from edge.config import ApiConfig
+
+    port = free_port()
+    server, thread, _ = run_echo_server(ApiConfig(host="127.0.0.1", port=port, header_timeout_seconds=1.0), 8)
+    held: list[socket.socket] = []
+    try:
+        held = [s for s in (half_open(port) for _ in range(8)) if s is not None]
+        assert len(held) == 8
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        extra.settimeout(5)
+        assert extra.recv(4096).startswith(b"HTTP/1.1 503"), "over the cap: answered 503 at once"
+        extra.close()
+        t0 = time.monotonic()
+        for s in held:
+            s.setblocking(True)
+            s.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):  # closed by abort(): a reset, or EOF
+                assert s.recv(4096) == b"", "the half request was closed"
+        assert time.monotonic() - t0 < 4.0
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200, "room again"
+        # A head that does not fit in 16 KiB of buffer is refused, not buffered without end.
+        big = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with contextlib.suppress(OSError):
+            big.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"x" * 1_000_000)
+        assert big.recv(4096).startswith(b"HTTP/1.1 4"), "refused with a 4xx"
+        big.close()
+    finally:
+        for s in held:
+            s.close()
+        server.should_exit = True  # type: ignore[attr-defined]
+        thread.join(10)
