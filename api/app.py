@@ -32,6 +32,7 @@ def create_app(daemon: Daemon) -> FastAPI:
     app = FastAPI(title="edge", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.daemon = daemon
     app.add_middleware(BodyLimit)  # authentication, then at most [api] max_body_bytes, then parsing
+    daemon.users.warm_up()  # the sign-in's dummy argon2 hash, made before the first sign-in needs it
 
     from api.routes import health, metrics
     from edge.metrics import make_registry

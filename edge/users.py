@@ -146,7 +146,6 @@ class UserStore:
         self.clock = clock
         self.throttle = Throttle(failures_per_minute)
         self._hasher = PasswordHasher()
-        _warm_dummy(self._hasher)
         index.execute_schema(SCHEMA)
 
     @staticmethod
@@ -251,9 +250,15 @@ class UserStore:
             return None
         return self._row(r[:5])
 
+    def warm_up(self) -> None:
+        """Start making the dummy hash in the background; the API calls this at start so that
+        the first sign-in costs the same as every other (the CLI never needs it)."""
+        _warm_dummy(self._hasher)
+
     def _dummy_hash(self) -> str:
-        """One argon2 hash made once per process (in the background from the first UserStore on),
-        verified against when there is no such user or no password."""
+        """One argon2 hash made once per process (in the background from `warm_up` on), verified
+        against when there is no such user or no password."""
+        _warm_dummy(self._hasher)
         _DUMMY_READY.wait()
         assert _DUMMY_HASH is not None
         return _DUMMY_HASH

@@ -316,6 +316,7 @@ def test_sign_in_costs_one_argon2_verification_whoever_is_named(box: Box) -> Non
 # -- 3. the register under an anonymous flood ------------------------------------------------------
 def test_an_anonymous_flood_adds_one_register_entry_per_source_and_window(box: Box) -> None:
     before = len(box.register())
+    t0 = time.monotonic()
     with httpx.Client(timeout=10) as c:
         for i in range(2000):
             c.get(box.url + "/metrics", headers={"X-Forwarded-For": f"10.{i % 250}.{i // 250}.1"})
@@ -325,6 +326,7 @@ def test_an_anonymous_flood_adds_one_register_entry_per_source_and_window(box: B
     print(f"REGISTER rows_before={before} rows_after={len(box.register())} flood_requests=2000")
     assert {r["source"] for r in flood} == {"127.0.0.1"}
     assert sum(json.loads(r["detail"])["count"] for r in flood) >= 2000
-    assert len(rows) < 40, f"{len(rows)} rows for 2000 anonymous requests"
+    windows = (time.monotonic() - t0) / 1.0 + 2  # refusal_window_seconds = 1 here (a minute by default)
+    assert len(rows) <= windows + 5, f"{len(rows)} rows for 2000 anonymous requests in {windows:.0f} windows"
     detail = json.loads(flood[0]["detail"])
     assert detail["path"] == "/metrics" and "GET /metrics" in detail["requests"]
