@@ -61,7 +61,7 @@ def bound_hold(cfg: RetentionConfig, index: Index, clock: Clock, camera: str | N
 def _oldest_footage(index: Index, cameras: list[str]) -> int | None:
     starts = []
     for cam in cameras:
-        row = index.reader().execute("SELECT min(start_us) FROM segments INDEXED BY segments_stored_camera"
+        row = index.reader().execute("SELECT min(start_us) FROM segments"
                                      " WHERE camera=? AND state='stored'", (cam,)).fetchone()
         if row is not None and row[0] is not None:
             starts.append(int(row[0]))

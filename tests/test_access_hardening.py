@@ -330,3 +330,20 @@ def test_an_anonymous_flood_adds_one_register_entry_per_source_and_window(box: B
     assert len(rows) <= windows + 5, f"{len(rows)} rows for 2000 anonymous requests in {windows:.0f} windows"
     detail = json.loads(flood[0]["detail"])
     assert detail["path"] == "/metrics" and "GET /metrics" in detail["requests"]
+
+
+def test_the_cli_holds_by_the_same_bounds(tmp_path: Path) -> None:
+    from helpers import run_edge, write_config
+
+    cfg = write_config(tmp_path / "edge.toml", {"storage": {"root": str(tmp_path / "s")},
+                                                "retention": {"max_hold_future_hours": 1.0}},
+                       [{"id": "gate-1", "url": "rtsp://127.0.0.1:1/x", "site_category": "street"}])
+    common = ["--reason", "incident", "--case", "CQ-1", "-c", str(cfg)]
+    out = run_edge("hold", "add", "--all", "--start", iso(now_us()), "--end", iso(now_us() + 1_800_000_000), *common)
+    assert out.returncode == 2 and "two-person" in out.stdout, out.stdout
+    out = run_edge("hold", "add", "--camera", "gate-1", "--start", "0001-01-01T00:00:00Z",
+                   "--end", "9999-12-31T23:59:59Z", *common)
+    assert out.returncode == 2 and "max_hold_future_hours" in out.stdout, out.stdout
+    out = run_edge("hold", "add", "--camera", "gate-1", "--start", iso(now_us()), "--end",
+                   iso(now_us() + 1_800_000_000), *common)
+    assert out.returncode == 0, out.stdout

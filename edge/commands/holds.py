@@ -54,6 +54,7 @@ def cmd_hold_add(ns: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return EXIT_CONFIG
     from edge.clock import SystemClock
+    from edge.hold_policy import bound_hold
     from edge.register import AccessRegister
     from edge.retention_service import iso
     from storage.holds import HoldError, HoldStore, register_hold_create
@@ -68,7 +69,9 @@ def cmd_hold_add(ns: argparse.Namespace) -> int:
         holds = HoldStore(store.index, store.clock, cfg.retention.hold_days)
         user = getpass.getuser()
         try:
-            hold = holds.create(None if ns.all else ns.camera, start, end, ns.reason, ns.case,
+            # The same bounds as the API: one person holds recorded footage or a bounded window.
+            bounded = bound_hold(cfg.retention, store.index, store.clock, None if ns.all else ns.camera, start, end)
+            hold = holds.create(None if ns.all else ns.camera, bounded.start_us, bounded.end_us, ns.reason, ns.case,
                                 created_by=f"cli:{user}", source="cli")
         except HoldError as exc:
             print(f"error: {exc}")
