@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import authenticate, session_principal
 
 if TYPE_CHECKING:
-    from edge.daemon import Daemon
+    from edge.app.runtime import Runtime
 
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -48,7 +48,7 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in BODYLESS:
             await self.app(scope, receive, send)
             return
-        daemon: Daemon = scope["app"].state.daemon
+        daemon: Runtime = scope["app"].state.daemon
         limit = daemon.cfg.api.max_body_bytes
         if str(scope["path"]).startswith("/api/"):
             try:

@@ -33,8 +33,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, log, machine  # noqa: E402
-from capture.clips import make_clip  # noqa: E402
-from capture.simulator import Simulator, free_port  # noqa: E402
+from capture.sim.clips import make_clip  # noqa: E402
+from capture.sim.simulator import Simulator, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOFILE = 1024
@@ -42,18 +42,18 @@ HALF_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 
 BASELINE = """
 import logging, sys, uvicorn
-import api.server, edge.logs
+import api.server, api.service, edge.app.logs
 def legacy(app, api_cfg, max_connections=None):
     return uvicorn.Server(uvicorn.Config(app, host=api_cfg.host, port=api_cfg.port, log_config=None,
                                          access_log=False, lifespan="off"))
 class NoLimit(logging.Filter):
     def __init__(self, *a, **k): super().__init__()
-api.server.build_server = legacy
-edge.logs.RateLimitFilter = NoLimit
-from edge.cli import main
+api.service.build_server = legacy
+edge.app.logs.RateLimitFilter = NoLimit
+from edge.cli.main import main
 sys.exit(main())
 """
-EDGE = "import sys\nfrom edge.cli import main\nsys.exit(main())\n"
+EDGE = "import sys\nfrom edge.cli.main import main\nsys.exit(main())\n"
 
 
 def half_open(port: int) -> socket.socket | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import run_edge
 
-from edge.bundle import MANIFEST, SIGNATURE, SUMS, VERIFY, canonical, verify_bundle, write_bundle, zip_stream
+from edge.access.bundle import MANIFEST, SIGNATURE, SUMS, VERIFY, canonical, verify_bundle, write_bundle, zip_stream
 from storage.signing import DeviceKey, load_or_create
 
 CLIPS = {"gate-1.mp4": b"genuine clip one " * 1000, "gate-2.mp4": b"genuine clip two " * 900}

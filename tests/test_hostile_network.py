@@ -21,7 +21,7 @@ import pytest
 from access_fixtures import add_users, register_rows
 from helpers import ROOT, DaemonProcess, base_sections, camera, edge_cmd, new_daemon, wait_for
 
-from capture.simulator import Simulator, free_port
+from capture.sim.simulator import Simulator, free_port
 
 #: The issue's figures: 1 100 half-open connections held for 40 s against systemd's default limit.
 FLOOD_CONNECTIONS = 1100
@@ -224,7 +224,7 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
 
 
 def test_the_unit_raises_the_open_file_limit_and_the_api_keeps_within_what_is_left() -> None:
-    from edge.fdlimit import RESERVE_BASE, RESERVE_PER_CAMERA, api_connection_cap
+    from edge.app.fdlimit import RESERVE_BASE, RESERVE_PER_CAMERA, api_connection_cap
 
     unit = (ROOT / "systemd" / "edge.service").read_text()
     limit = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("LimitNOFILE=")]

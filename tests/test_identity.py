@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, base_sections, camera, edge_cmd, run_edge, write_config
 
-from edge.identity import IdentityError, normalise_credential, normalise_name, same_person
-from edge.lograte import RateLimitFilter
-from edge.redact import RedactingFilter, redact_text, redact_url
-from edge.twoperson import Person, second_person_refusal
-from edge.users import Role, User
+from capture.redact import RedactingFilter, redact_text, redact_url
+from edge.access.identity import IdentityError, normalise_credential, normalise_name, same_person
+from edge.access.users import Role, User
+from edge.access.workflow import Person, second_person_refusal
+from edge.app.lograte import RateLimitFilter
 
 
 @pytest.mark.parametrize("raw, stored", [("officer-1", "officer-1"), ("Officer-1", "officer-1"),

@@ -8,14 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel
 
 from api.auth import Principal, daemon_of, require
-from api.routes.exports import http_error
-from api.routes.holds import hold_out
+from api.presenters import hold_out, http_error
 from api.schemas import ApprovalDocument, HoldIn, HoldOut, PersonOut, ReleaseDenyIn
-from edge.export_producer import iso
-from edge.hold_requests import HoldRequest
-from edge.twoperson import WorkflowError
-from edge.users import Role
-from storage.layout import datetime_to_us
+from edge.access.hold_requests import HoldRequest
+from edge.access.users import Role
+from edge.access.workflow import WorkflowError
+from storage.clock import datetime_to_us, iso
 
 router = APIRouter(prefix="/api/v1/hold-requests", tags=["holds"])
 
@@ -62,8 +60,7 @@ def request_out(r: HoldRequest) -> HoldRequestOut:
              summary="Ask for a hold of every camera reaching past now (needs a second person's approval)")
 def create_request(body: HoldRequestIn, request: Request, p: Officer) -> HoldRequestOut:
     d = daemon_of(request)
-    known = {c.id for c in d.cfg.cameras} | set(d.store.index.cameras())
-    if body.camera is not None and body.camera not in known:
+    if body.camera is not None and body.camera not in d.box.known_cameras():
         raise HTTPException(status_code=422, detail=[{"loc": ["body", "camera"], "type": "value_error",
                                                       "msg": f"unknown camera '{body.camera}'"}])
     try:

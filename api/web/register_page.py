@@ -6,13 +6,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Query as Param
 from fastapi.responses import Response
 
-from api.routes import audit as audit_api
+from api.auth import daemon_of
+from api.presenters import audit_page
 from api.web.access_pages import errors_of
 from api.web.deps import REGISTER_ROLES, WebUser, ensure_role, render, web_user
-from edge.register import ACTIONS
+from storage.clock import datetime_to_us
+from storage.register import ACTIONS, Query
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(web_user)]
@@ -30,15 +33,17 @@ def _day(value: str, end: bool) -> datetime | None:
 @router.get("/register")
 def register_page(request: Request, web: User, since: str = "", until: str = "", action: str = "",
                   actor: str = "", camera: str = "",
-                  after_id: Annotated[int, Query(ge=0, le=2**53)] = 0) -> Response:
+                  after_id: Annotated[int, Param(ge=0, le=2**53)] = 0) -> Response:
     ensure_role(request, web, REGISTER_ROLES, "The access register")
     filters = {"since": since, "until": until, "action": action, "actor": actor, "camera": camera}
     errors: list[str] = []
     page = None
     try:
-        page = audit_api.audit(request, web.principal, since=_day(since, False), until=_day(until, True),
-                               action=[action] if action else None, actor=actor.strip() or None,
-                               camera=camera.strip() or None, after_id=after_id, limit=PAGE)
+        start, end = _day(since, False), _day(until, True)
+        q = Query(since_us=datetime_to_us(start) if start else None, until_us=datetime_to_us(end) if end else None,
+                  actions=[action] if action else [], actor=actor.strip() or None, camera=camera.strip() or None,
+                  limit=PAGE, after_id=after_id)
+        page = audit_page(daemon_of(request).register, q)
     except ValueError:
         errors.append("since/until: dates are YYYY-MM-DD")
     except HTTPException as exc:
