@@ -3,7 +3,7 @@
 `Depends(require(Role.OFFICER, ...))` turns a bearer token into a `Principal` or refuses:
 401 without a valid token, 403 for a role not listed, 429 when the source is throttled. Every
 refusal is registered in the access register (Art. 19(3),(4)): a known user's one by one, the
-anonymous ones aggregated per source and minute (`edge.refusals`).
+anonymous ones aggregated per source and minute (`edge.access.refusals`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _refuse(request: Request, status: int, reason: str, actor: Actor, record: bo
 
 def _refuse_anonymous(request: Request, status: int, reason: str) -> HTTPException:
     """A refusal before anyone is known: counted into the source's aggregated register entry
-    (edge/refusals.py), never a row per request, so the register cannot be flooded anonymously."""
+    (edge/access/refusals.py), never a row per request, so the register cannot be flooded anonymously."""
     daemon_of(request).refusals.record(client_source(request), request.method, request.url.path, reason)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "60"}
     return HTTPException(status_code=status, detail=reason, headers=headers)

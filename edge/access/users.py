@@ -142,7 +142,7 @@ class UserStore:
             on_created: Callable[[sqlite3.Connection, User], object] | None = None) -> tuple[User, str]:
         """Create a user; returns it with its new token (shown once, never stored).
 
-        All or nothing: name and credential are normalised and checked (edge/identity.py), the
+        All or nothing: name and credential are normalised and checked (edge/access/identity.py), the
         password (if any) is checked and hashed, and the user row, the password and whatever
         `on_created` writes (the register entry) commit in one transaction."""
         name = normalise_name(name)
