@@ -23,6 +23,10 @@ HOUR_US = 3_600_000_000
 CLOCK_TOLERANCE_US = 5_000_000
 
 
+class HoldTooLong(HoldError):
+    """A hold reaching further past now than `[retention] max_hold_future_hours` (422)."""
+
+
 class HoldRefused(HoldError):
     """A hold one person may not create alone (`status` 403), as opposed to a malformed one (422)."""
 
@@ -45,7 +49,7 @@ def bound_hold(cfg: RetentionConfig, index: Index, clock: Clock, camera: str | N
     now = clock.now_us()
     limit = now + int(cfg.max_hold_future_hours * HOUR_US) + CLOCK_TOLERANCE_US
     if end_us > limit:
-        raise HoldError(f"end is more than {cfg.max_hold_future_hours:g} h after now "
+        raise HoldTooLong(f"end is more than {cfg.max_hold_future_hours:g} h after now "
                         "([retention] max_hold_future_hours): a hold covers recorded footage or a bounded "
                         "window of footage still to come")
     if camera is None and end_us > now + CLOCK_TOLERANCE_US and not two_persons:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.access.hold_policy import HoldRefused, bound_hold
+from edge.access.hold_policy import HoldRefused, HoldTooLong, bound_hold
 from edge.access.workflow import InvalidRequest, Problem, WorkflowError
 from edge.config import RetentionConfig
 from storage.clock import Clock
@@ -44,7 +44,10 @@ class HoldPlacement:
             self._refused(actor, camera, reason, case_number, str(exc))
             raise WorkflowError(exc.status, str(exc)) from None
         except HoldError as exc:
-            self._refused(actor, camera, reason, case_number, str(exc))
+            # Attempts past the bounds are registered (someone tried to hold too much); a malformed
+            # request (end before start, no reason) is only answered.
+            if isinstance(exc, HoldTooLong):
+                self._refused(actor, camera, reason, case_number, str(exc))
             raise InvalidRequest([Problem(("hold",), str(exc))]) from None
         register_hold_create(self.register, actor, hold)
         return hold
