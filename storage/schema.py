@@ -227,9 +227,21 @@ CREATE INDEX IF NOT EXISTS offload_queue_due ON offload_queue (next_attempt_us)
     WHERE state IN ('pending', 'extend');
 """
 
+V3_HOLD_REQUESTS = (
+    "-- open-ended all-camera holds, decided by two persons (edge/access/hold_requests.py)\n"
+    + request_table_ddl("hold_requests", """camera TEXT,   -- NULL: every camera
+    start_us INTEGER NOT NULL,
+    end_us INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    case_number TEXT NOT NULL,
+    approval TEXT NOT NULL,   -- JSON approval document; hold_id: the hold made on approval
+    hold_id INTEGER""")
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
     Migration(2, "evidence offload queue", V2_OFFLOAD),
+    Migration(3, "two-person hold requests", V3_HOLD_REQUESTS),
 )
 
 LATEST = MIGRATIONS[-1].version
