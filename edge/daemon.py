@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from types import FrameType
@@ -20,6 +21,7 @@ from capture.worker import CaptureWorker
 from edge.access import attach_access
 from edge.alarms import AlarmCenter
 from edge.clock import Clock, SystemClock
+from edge.clock_watch import ClockWatch, system_sync_probe
 from edge.config import EdgeConfig
 from edge.export_producer import ExportProducer
 from edge.exports import ExportManager
@@ -32,6 +34,7 @@ from edge.retention_service import RetentionService
 from edge.service import PeriodicService
 from edge.users import UserStore
 from storage.holds import HoldStore
+from storage.lock import StoreLock
 from storage.recovery import recover
 from storage.signing import DeviceKey
 from storage.store import SegmentStore
@@ -42,9 +45,15 @@ log = logging.getLogger(__name__)
 STOP_BUDGET_SECONDS = 4.0
 
 
+class ApiStartError(Exception):
+    """The API could not listen: a startup failure (exit non-zero, systemd restarts the unit)."""
+
+
 class Daemon:
-    def __init__(self, cfg: EdgeConfig, clock: Clock | None = None) -> None:
+    def __init__(self, cfg: EdgeConfig, clock: Clock | None = None, lock: StoreLock | None = None) -> None:
         self.cfg = cfg
+        #: Taken (if not already, by `edge run` before anything opens the store) at `start`.
+        self.lock = lock or StoreLock(cfg.storage.root)
         self.clock: Clock = clock or SystemClock()
         self.started_monotonic = time.monotonic()
         self.store = SegmentStore(cfg.storage.root, self.clock, cfg.storage.sync_interval)
@@ -63,6 +72,10 @@ class Daemon:
         self.sampler = KeyframeSampler(sampler_period(cfg.health.interval_seconds), self.clock.now_us)
         self.health = HealthService(self, self.sampler)
         self.services.append(self.health)
+        # Clock steps (re-anchor segment times, recorded with their size) and time sync.
+        self.clock_watch = ClockWatch(self.clock, self.store.index, self.alarms, on_step=self._clock_stepped,
+                                      sync_probe=system_sync_probe if cfg.clock.sync_check else None)
+        self.services.append(self.clock_watch)
         self.probes = Probes(self)
         self.notifier = Notifier.from_env()
         self._notify: NotifyService | None = None
@@ -77,6 +90,16 @@ class Daemon:
         self._api_thread: threading.Thread | None = None
 
     def start(self) -> None:
+        # One recorder per store (storage/lock.py): raises StoreLocked before anything is touched.
+        self.lock.acquire()
+        api_socket: socket.socket | None = None
+        if self.cfg.api.enabled:
+            try:
+                # Bound before recovery and capture, so a port in use fails the start, not the API alone.
+                api_socket = self._bind_api()
+            except BaseException:
+                self.lock.release()
+                raise
         # Recovery logs each event itself; it must finish before any worker writes.
         recover(self.store, [c.id for c in self.cfg.cameras])
         for cam in self.cfg.cameras:
@@ -85,31 +108,53 @@ class Daemon:
                 continue
             worker = CaptureWorker(cam, self.store, self.cfg.storage.segment_seconds, self.clock,
                                    on_segment=self.retention.on_segment,
-                                   on_keyframe=self.sampler.offer if self.cfg.health.enabled else None)
+                                   on_keyframe=self.sampler.offer if self.cfg.health.enabled else None,
+                                   fragment_seconds=self.cfg.storage.fragment_seconds)
             self.workers[cam.id] = worker
             worker.start()
         for svc in self.services:
             svc.start()
-        if self.cfg.api.enabled:
-            self._start_api()
+        if api_socket is not None:
+            self._start_api(api_socket)
         log.info("edge started: %d camera(s) recording to %s", len(self.workers), self.cfg.storage.root)
         if self.notifier.enabled:
             self.notifier.send("READY=1", f"STATUS=recording {len(self.workers)} camera(s)", f"MAINPID={os.getpid()}")
             self._notify = NotifyService(self, self.notifier, watchdog_interval())
             self._notify.start()
 
+    def _clock_stepped(self, step_us: int) -> None:
+        for w in list(self.workers.values()):
+            w.clock_stepped(step_us)
+
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def _start_api(self) -> None:
+    def _bind_api(self) -> socket.socket:
+        host, port = self.cfg.api.host, self.cfg.api.port
+        try:
+            info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            sock = socket.socket(info[0], socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(info[4])
+                sock.listen(128)
+            except BaseException:
+                sock.close()
+                raise
+        except OSError as exc:
+            raise ApiStartError(f"the API cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        return sock
+
+    def _start_api(self, sock: socket.socket) -> None:
         from api.app import create_app
 
         app = create_app(self)
         config = uvicorn.Config(app, host=self.cfg.api.host, port=self.cfg.api.port, log_config=None,
                                 access_log=False, lifespan="off")
         self._api = uvicorn.Server(config)
-        self._api_thread = threading.Thread(target=self._api.run, name="api", daemon=True)
+        self._api_thread = threading.Thread(target=self._api.run, kwargs={"sockets": [sock]}, name="api",
+                                            daemon=True)
         self._api_thread.start()
 
     @property
@@ -163,6 +208,7 @@ class Daemon:
             # A thread still inside a query would fail on a closed connection; every commit is
             # already durable (WAL, synchronous=FULL), so the process may simply exit.
             log.warning("some threads did not stop in time; leaving the index to close with the process")
+        self.lock.release()
         log.info("edge stopped")
 
     def run_forever(self) -> int:

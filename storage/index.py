@@ -111,7 +111,14 @@ class Gap:
     detail: str
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    if read_only:
+        # Beside a running recorder (`edge status`, `verify`): never a write, never a schema change;
+        # WAL readers see every committed transaction without blocking the writer.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+                               isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
+        return conn
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -123,10 +130,12 @@ class Index:
     """One writer connection behind a lock; one reader connection per thread (WAL readers never
     block the writer, so the API stays responsive while segments close)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        #: Opened `mode=ro`: schema statements are skipped and any write fails.
+        self.read_only = read_only
         self._lock = threading.RLock()
-        self._writer = _connect(path)
+        self._writer = _connect(path, read_only)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self.execute_schema(SCHEMA)
@@ -152,13 +161,15 @@ class Index:
 
     def execute_schema(self, ddl: str) -> None:
         """Other stores (holds, register, users) keep their tables in this same file."""
+        if self.read_only:
+            return  # the recorder that owns the store keeps its schema current
         with self._lock:
             self._writer.executescript(ddl)
 
     def reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path)
+            conn = _connect(self.path, self.read_only)
             conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
             with self._lock:

@@ -124,6 +124,24 @@ class StoreTotals:
                 self._cams[cam] = replace(t, oldest_start_us=oldest,
                                           newest_end_us=t.newest_end_us if oldest is not None else None)
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded_max_id is not None
+
+    def peek(self) -> tuple[dict[str, CameraTotals], bool]:
+        """(totals, loaded) without ever loading: before the load, only the closes seen so far."""
+        with self._lock:
+            if self._loaded_max_id is not None:
+                return dict(self._cams), True
+            out: dict[str, CameraTotals] = {}
+            for seg in self._pending:
+                t = out.get(seg.camera, CameraTotals(seg.camera))
+                out[seg.camera] = CameraTotals(
+                    seg.camera, t.bytes + seg.bytes, t.segments + 1,
+                    seg.start_us if t.oldest_start_us is None else min(t.oldest_start_us, seg.start_us),
+                    seg.end_us if t.newest_end_us is None else max(t.newest_end_us, seg.end_us))
+            return out, False
+
     def snapshot(self) -> dict[str, CameraTotals]:
         if self._loaded_max_id is None:
             self.load()

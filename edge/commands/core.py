@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from edge import legal
@@ -32,9 +33,22 @@ def cmd_run(ns: argparse.Namespace) -> int:
     cfg = load_or_report(ns.config)
     if cfg is None:
         return EXIT_CONFIG
-    from edge.daemon import Daemon
+    import logging
 
-    return Daemon(cfg).run_forever()
+    from edge.daemon import ApiStartError, Daemon
+    from storage.lock import StoreLock, StoreLocked
+
+    try:
+        # Before the index is opened at all: a second instance must not even create its tables.
+        lock = StoreLock(cfg.storage.root).acquire()
+        return Daemon(cfg, lock=lock).run_forever()
+    except StoreLocked as exc:
+        print(f"edge run: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ApiStartError as exc:
+        # Non-zero, so systemd restarts the unit: a recorder without its API is not running properly.
+        logging.getLogger("edge.daemon").error("%s; not starting", exc)
+        return EXIT_FAILED
 
 
 def cmd_check(ns: argparse.Namespace) -> int:
