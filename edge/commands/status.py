@@ -61,8 +61,12 @@ def _from_store(cfg: EdgeConfig) -> dict[str, Any]:
     from edge.status import build, from_store
     from storage.store import SegmentStore
 
+    from storage.lock import holder
+
     clock = SystemClock()
-    store = SegmentStore(cfg.storage.root, clock)
+    # Beside a running recorder the index is opened read-only (no lock, no schema change).
+    running = holder(cfg.storage.root) is not None
+    store = SegmentStore(cfg.storage.root, clock, read_only=running)
     try:
         retention = _retention_status(store, cfg, clock)
         return build(from_store(cfg, store, clock, retention)).model_dump(mode="json")
@@ -96,10 +100,16 @@ def _gb(n: int | None) -> str:
 def render(doc: dict[str, Any]) -> str:
     box, comp, st = doc["box"], doc["compliance"], doc["box"]["storage"]
     lines = [f"{box['name']} ({box['id']})  edge {box['version']}  {box['time']}"]
-    if box["source"] == "index":
+    if box.get("recorder_running") is False:
+        lines.append("  THE RECORDER IS NOT RUNNING: nothing is being recorded (start it: systemctl start edge)")
+    elif box["source"] == "index":
         lines.append("  (daemon not asked: states inferred from the index, alarms as last recorded)")
     elif box.get("uptime_seconds") is not None:
         lines.append(f"  up {box['uptime_seconds'] / 3600:.1f} h")
+    if box.get("warming_up"):
+        lines.append("  (the recorder is still loading its store totals: counts are partial)")
+    for step in (box.get("clock") or {}).get("steps", [])[:3]:
+        lines.append(f"  clock stepped {step['step_seconds']:+.3f} s at {step['time']}")
     used = st.get("volume_used_bytes")
     total = st.get("volume_total_bytes")
     pct = f" ({100 * used / total:.0f} %)" if used is not None and total else ""
@@ -119,7 +129,8 @@ def render(doc: dict[str, Any]) -> str:
         kbit = f"{c['bitrate'] / 1000:.0f}" if c["bitrate"] else "-"
         gaps = f"{c['gaps_24h']['count']} / {c['gaps_24h']['seconds']:.0f}s"
         alarms = ", ".join(a["code"] for a in c["alarms"]) or "-"
-        lines.append(f"{c['id']:<16} {c['state']:<13} {fps:>5} {kbit:>8} {c['last_segment_end'] or '-':<21} "
+        state = "not recording" if c["state"] == "unknown" else c["state"]
+        lines.append(f"{c['id']:<16} {state:<13} {fps:>5} {kbit:>8} {c['last_segment_end'] or '-':<21} "
                      f"{c['segments']:>8} {gaps:>12}  {alarms}")
     return "\n".join(lines)
 
