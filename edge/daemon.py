@@ -13,8 +13,7 @@ import socket
 import threading
 import time
 from types import FrameType
-
-import uvicorn
+from typing import TYPE_CHECKING
 
 from capture.sampler import KeyframeSampler
 from capture.worker import CaptureWorker
@@ -38,6 +37,9 @@ from storage.lock import StoreLock
 from storage.recovery import recover
 from storage.signing import DeviceKey
 from storage.store import SegmentStore
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,10 @@ class Daemon:
         return sock
 
     def _start_api(self, sock: socket.socket) -> None:
+        # Imported here, after capture started: uvicorn and the app are a good part of the start-up
+        # time, and a restarted recorder's first packet must not wait for them.
+        import uvicorn
+
         from api.app import create_app
 
         app = create_app(self)
