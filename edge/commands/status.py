@@ -59,9 +59,8 @@ def _from_api(cfg: EdgeConfig, token: str) -> dict[str, Any] | None:
 def _from_store(cfg: EdgeConfig) -> dict[str, Any]:
     from edge.clock import SystemClock
     from edge.status import build, from_store
-    from storage.store import SegmentStore
-
     from storage.lock import holder
+    from storage.store import SegmentStore
 
     clock = SystemClock()
     # Beside a running recorder the index is opened read-only (no lock, no schema change).
