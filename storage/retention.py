@@ -34,6 +34,7 @@ from edge.clock import DAY_US, Clock
 from edge.config import RetentionConfig
 from edge.register import SCHEMA as REGISTER_SCHEMA
 from edge.register import SYSTEM, AccessRegister
+from storage import clock_events
 from storage.fsutil import fsync_dir
 from storage.holds import Hold, HoldStore
 from storage.index import SEGMENT_COLUMNS, Index, Segment
@@ -99,8 +100,11 @@ class RetentionEngine:
         self.on_deleted: Callable[[list[Segment]], None] | None = None
 
     def floor_cutoff(self, now_us: int) -> int:
-        """A segment may go (without a breach) only when its END is at or before this."""
-        return now_us - int(self.cfg.min_days * DAY_US)
+        """A segment may go (without a breach) only when its END is at or before this. Forward steps
+        of the wall clock in the floor's window move it back by their size: footage stamped before
+        such a step is younger than its times say (storage/clock_events.py)."""
+        window = int(self.cfg.min_days * DAY_US)
+        return now_us - window - clock_events.forward_slack_us(self.index, now_us, window)
 
     def max_cutoff(self, now_us: int) -> int | None:
         return None if self.cfg.max_days is None else now_us - int(self.cfg.max_days * DAY_US)
