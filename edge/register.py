@@ -10,7 +10,10 @@ its canonical JSON and the previous chain value, so editing or deleting any row 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -125,27 +128,44 @@ class AccessRegister:
                case_number: str = "", recipient: dict[str, Any] | None = None,
                approval: dict[str, Any] | None = None, subject: str = "",
                detail: dict[str, Any] | None = None) -> Entry:
+        with self.transaction() as c:
+            return self.append_in(c, actor, action, result=result, cameras=cameras, range_start_us=range_start_us,
+                                  range_end_us=range_end_us, purpose=purpose, case_number=case_number,
+                                  recipient=recipient, approval=approval, subject=subject, detail=detail)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One index transaction holding the register's lock (taken first, as `append` does): for
+        an entry and the rows it records committed together (`append_in`), e.g. retention's marks."""
+        with self._lock, self.index.write() as c:
+            yield c
+
+    def append_in(self, c: sqlite3.Connection, actor: Actor, action: str, *, result: str = "ok",
+                  cameras: list[str] | None = None, range_start_us: int | None = None,
+                  range_end_us: int | None = None, purpose: str = "", case_number: str = "",
+                  recipient: dict[str, Any] | None = None, approval: dict[str, Any] | None = None,
+                  subject: str = "", detail: dict[str, Any] | None = None) -> Entry:
+        """`append` inside a `transaction()` the caller holds."""
         if action not in ACTIONS:
             raise ValueError(f"unknown register action {action!r}")
-        with self._lock, self.index.write() as c:
-            row = c.execute("SELECT id, chain FROM register ORDER BY id DESC LIMIT 1").fetchone()
-            prev_id, prev = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
-            fields: dict[str, Any] = {
-                "id": prev_id + 1, "time_us": self.clock.now_us(), "actor": actor.name, "role": actor.role,
-                "credential_id": actor.credential_id, "source": actor.source, "action": action,
-                "cameras": sorted(cameras or []), "range_start_us": range_start_us,
-                "range_end_us": range_end_us, "purpose": purpose, "case_number": case_number,
-                "recipient": recipient or {}, "approval": approval or {}, "subject": subject,
-                "result": result, "detail": detail or {},
-            }
-            chain = record_link(prev, _canonical(fields))
-            c.execute(
-                f"INSERT INTO register ({self.COLUMNS}) VALUES ({', '.join('?' * 18)})",
-                (fields["id"], fields["time_us"], actor.name, actor.role, actor.credential_id, actor.source,
-                 action, json.dumps(fields["cameras"]), range_start_us, range_end_us, purpose, case_number,
-                 json.dumps(fields["recipient"], sort_keys=True), json.dumps(fields["approval"], sort_keys=True),
-                 subject, result, json.dumps(fields["detail"], sort_keys=True), chain),
-            )
+        row = c.execute("SELECT id, chain FROM register ORDER BY id DESC LIMIT 1").fetchone()
+        prev_id, prev = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+        fields: dict[str, Any] = {
+            "id": prev_id + 1, "time_us": self.clock.now_us(), "actor": actor.name, "role": actor.role,
+            "credential_id": actor.credential_id, "source": actor.source, "action": action,
+            "cameras": sorted(cameras or []), "range_start_us": range_start_us,
+            "range_end_us": range_end_us, "purpose": purpose, "case_number": case_number,
+            "recipient": recipient or {}, "approval": approval or {}, "subject": subject,
+            "result": result, "detail": detail or {},
+        }
+        chain = record_link(prev, _canonical(fields))
+        c.execute(
+            f"INSERT INTO register ({self.COLUMNS}) VALUES ({', '.join('?' * 18)})",
+            (fields["id"], fields["time_us"], actor.name, actor.role, actor.credential_id, actor.source,
+             action, json.dumps(fields["cameras"]), range_start_us, range_end_us, purpose, case_number,
+             json.dumps(fields["recipient"], sort_keys=True), json.dumps(fields["approval"], sort_keys=True),
+             subject, result, json.dumps(fields["detail"], sort_keys=True), chain),
+        )
         return Entry(chain=chain, **fields)
 
     @staticmethod

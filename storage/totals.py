@@ -86,8 +86,12 @@ class StoreTotals:
         bytes change: the caller (a retention sweep) calls `refresh_oldest` once for the cameras it
         touched, instead of one query per camera per batch."""
         if self._loaded_max_id is None:
-            self.load()
-            return  # the fresh aggregate already leaves them out
+            # Not loaded yet: the aggregate, when it runs, leaves deleted rows out; only the closes
+            # waiting for it must forget them. Never load here (seconds on a 30-day store).
+            ids = {s.id for s in segs}
+            with self._lock:
+                self._pending = [s for s in self._pending if s.id not in ids]
+            return
         gone: dict[str, tuple[int, int]] = {}
         for seg in segs:
             n, b = gone.get(seg.camera, (0, 0))
@@ -106,8 +110,7 @@ class StoreTotals:
     def refresh_oldest(self, cameras: Iterable[str]) -> None:
         """Re-read the oldest stored start of each camera (after deletions): one index seek each."""
         if self._loaded_max_id is None:
-            self.load()
-            return
+            return  # the load reads the oldest itself
         conn = self.index.reader()
         for cam in cameras:
             # INDEXED BY: left to itself SQLite may pick segments_camera_start and walk every deleted
