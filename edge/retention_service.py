@@ -238,10 +238,11 @@ class RetentionService(PeriodicService):
 
     # -- status -----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        if not self._loaded:
+        if not self.totals.loaded:
             # The service thread is still loading the totals (seconds on a 30-day store): answer
             # at once with what is known, flagged, rather than make the status wait for it.
             return self._warming_status()
+        self._load()
         vol = volume_of(self.store.layout.root)
         fc = self.last_forecast
         if fc is None:

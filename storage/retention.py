@@ -45,8 +45,9 @@ from storage.totals import StoreTotals
 log = logging.getLogger(__name__)
 
 #: Rows read per page of the oldest-first scan, and segments per register entry.
-PAGE = 1000
-BATCH = 500
+PAGE = 2000
+#: One register entry and one transaction per batch: a one-day sweep of 64 cameras is 46 commits.
+BATCH = 2000
 #: At most this many deleted segments wait for the directory fsyncs and the 'deleted' mark (their
 #: rows stay 'deleting' meanwhile; ~1 KB each in memory).
 FINISH = 50_000
@@ -214,9 +215,9 @@ class RetentionEngine:
             return
         # Phase 2: the files (their directories are fsynced once per set, in `_finish`).
         gone: list[Segment] = []
-        root = str(self.store.layout.root)  # plain strings: pathlib per segment was a third of the cost
+        root = str(self.store.layout.root) + "/"  # plain strings: pathlib per segment was a third of the cost
         for seg in claimed:
-            path = os.path.join(root, seg.path)  # = self.store.path_of(seg)
+            path = root + seg.path  # = self.store.path_of(seg); index paths are relative, POSIX
             try:
                 os.unlink(path)
             except FileNotFoundError:
@@ -226,7 +227,7 @@ class RetentionEngine:
                 log.error("retention: cannot remove %s (%s); left for recovery", seg.path, exc)
                 res.failed += 1
                 continue
-            d = os.path.dirname(path)
+            d = path.rpartition("/")[0]
             todo.dirs.add(d)
             prev = todo.current.get(seg.camera)
             if prev is not None and prev[0] != d:
