@@ -95,7 +95,10 @@ class ClockWatch(PeriodicService):
         self.alarms = alarms
         self.on_step = on_step
         self.sync_probe = sync_probe
-        self._mono = monotonic_us or (lambda: time.monotonic_ns() // 1000)
+        # The clock's own monotonic reading when it has one (OffsetClock: time travel in tests moves
+        # both; only `step` moves the wall clock alone).
+        clock_mono: Callable[[], int] | None = getattr(clock, "monotonic_us", None)
+        self._mono = monotonic_us or clock_mono or (lambda: time.monotonic_ns() // 1000)
         self._last: tuple[int, int] | None = None  # (wall µs, monotonic µs) at the previous check
         self._last_step_mono: float | None = None
         self._next_sync_check = 0.0

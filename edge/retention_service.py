@@ -144,6 +144,8 @@ class RetentionService(PeriodicService):
         self._load()
         due = time.monotonic() >= self._next_due
         vol = volume_of(self.store.layout.root)
+        if self.last_forecast is None:
+            self._forecast(vol)  # first, so the status stops warming up before a long first sweep
         p = self._pressure(vol)
         if due or (p.need > 0 and time.monotonic() >= self._fruitless_until):
             res = self._sweep(p)
@@ -238,9 +240,10 @@ class RetentionService(PeriodicService):
 
     # -- status -----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        if not self.totals.loaded:
-            # The service thread is still loading the totals (seconds on a 30-day store): answer
-            # at once with what is known, flagged, rather than make the status wait for it.
+        running = self._thread is not None and self._thread.is_alive()
+        if not self.totals.loaded or (running and self.last_forecast is None):
+            # The service thread is still loading the totals or measuring the rates (seconds on a
+            # 30-day store): answer at once with what is known, flagged, rather than wait for it.
             return self._warming_status()
         self._load()
         vol = volume_of(self.store.layout.root)

@@ -45,11 +45,11 @@ def test_clock_steps_keep_segment_times_ordered_are_recorded_and_never_age_foota
 
     try:
         wait_for(lambda: count() >= 2, 30, 0.1, "two segments before the steps")
-        clock.advance(-HOUR_US)  # NTP steps the clock back an hour
+        clock.step(-HOUR_US)  # NTP steps the clock back an hour
         wait_for(lambda: len(steps()) == 1, 10, 0.1, "the backward step recorded")
         n = count()
         wait_for(lambda: count() >= n + 3, 30, 0.1, "three segments after the backward step")
-        clock.advance(2 * HOUR_US)  # and then forward two hours
+        clock.step(2 * HOUR_US)  # and then forward two hours
         wait_for(lambda: len(steps()) == 2, 10, 0.1, "the forward step recorded")
         n = count()
         wait_for(lambda: count() >= n + 3, 30, 0.1, "three segments after the forward step")
@@ -97,6 +97,14 @@ def test_clock_unsynced_alarm_follows_the_probe(tmp_path: Path) -> None:
         kinds = [e.kind for e in clock_events.recent(store.index)]
         assert kinds == ["synced", "unsynced"]
         assert watch.status()["synchronized"] is None
+        # Time travel in tests (advance: wall and monotonic move together) is not a step; `step` is.
+        clock = store.clock
+        assert isinstance(clock, OffsetClock)
+        watch.check_step()
+        clock.advance(31 * DAY_US)
+        assert watch.check_step() == 0
+        clock.step(-5_000_000)
+        assert -5_100_000 < watch.check_step() < -4_900_000
         # The real probes answer without raising (whatever this machine's state is).
         assert system_sync_probe() in (True, False, None) and adjtimex_probe() in (True, False, None)
     finally:
