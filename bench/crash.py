@@ -138,9 +138,13 @@ def crash_run(work: Path, kills: int, cameras: int, fragment_seconds: float, see
                 kill_times.append(SystemClock().now_us())
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(10)
-        # One clean start (salvages the last kill's partials) and stop.
+        # One clean start (salvages the last kill's partials) and stop, once it is recording again
+        # (a SIGTERM before the signal handlers are set would only be another kill).
+        before_us = SystemClock().now_us()
         proc = _spawn(cfg, logf)
-        time.sleep(3.0)
+        deadline = time.monotonic() + 60
+        while not all(_newest_partial(root, cam, before_us) for cam in cams) and time.monotonic() < deadline:
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(20)
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import shutil
 import subprocess
 import time
@@ -47,9 +48,12 @@ def timedatectl_probe() -> bool | None:
     exe = shutil.which("timedatectl")
     if exe is None:
         return None
+    # Without NOTIFY_SOCKET: systemd's tools report their own failure there ("ERRNO=112"), which
+    # the service manager would take for the recorder's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_SOCKET", "WATCHDOG_"))}
     try:
         out = subprocess.run([exe, "show", "-p", "NTPSynchronized", "--value"], capture_output=True,
-                             text=True, timeout=5.0)
+                             text=True, timeout=5.0, env=env)
     except (OSError, subprocess.SubprocessError):
         return None
     value = out.stdout.strip()
