@@ -31,8 +31,8 @@ if __package__ in (None, ""):
 import av  # noqa: E402
 
 from bench.common import PYTHON, ROOT, emit, log, machine  # noqa: E402
-from capture.simulator import Simulator, default_clip_dir, make_clip  # noqa: E402
-from edge.clock import SystemClock  # noqa: E402
+from capture.sim.simulator import Simulator, default_clip_dir, make_clip  # noqa: E402
+from storage.clock import SystemClock  # noqa: E402
 from storage.layout import PARTIAL_SUFFIX, TMP_SUFFIX, parse_stem  # noqa: E402
 from storage.salvage import plan_salvage  # noqa: E402
 from storage.store import SegmentStore  # noqa: E402

@@ -11,20 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.clock import DAY_US
 from storage.index import Index
 
-DAY_US = 86_400 * 1_000_000
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS clock_events (
-    id INTEGER PRIMARY KEY,
-    time_us INTEGER NOT NULL,        -- wall clock after the event
-    kind TEXT NOT NULL,              -- step | unsynced | synced
-    step_us INTEGER NOT NULL DEFAULT 0,
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS clock_events_time ON clock_events (time_us);
-"""
+# The table is migration 2 in storage/schema.py.
 
 
 @dataclass(frozen=True)
@@ -34,10 +24,6 @@ class ClockEvent:
     kind: str
     step_us: int
     detail: str
-
-
-def ensure(index: Index) -> None:
-    index.execute_schema(SCHEMA)
 
 
 def record(index: Index, time_us: int, kind: str, step_us: int = 0, detail: str = "") -> None:

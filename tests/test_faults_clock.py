@@ -9,15 +9,15 @@ from pathlib import Path
 from helpers import base_sections, camera, wait_for, write_config
 from retention_helpers import add_segment
 
-from capture.simulator import Simulator
-from edge.alarms import AlarmCenter
-from edge.clock import DAY_US, OffsetClock
-from edge.clock_watch import ClockWatch, adjtimex_probe, system_sync_probe
-from edge.commands.status import render
+from capture.sim.simulator import Simulator
+from edge.cli.status import render
+from edge.cli.wiring import build_daemon
 from edge.config import load_config
-from edge.daemon import Daemon
-from edge.status import status_of
+from edge.monitor.alarms import AlarmCenter
+from edge.monitor.clock_watch import ClockWatch, adjtimex_probe, system_sync_probe
+from edge.monitor.status import status_of
 from storage import clock_events
+from storage.clock import DAY_US, OffsetClock
 from storage.store import SegmentStore
 
 HOUR_US = 3_600_000_000
@@ -31,17 +31,17 @@ def test_clock_steps_keep_segment_times_ordered_are_recorded_and_never_age_foota
     sections["health"] = {"enabled": False}
     cfg = load_config(write_config(tmp_path / "edge.toml", sections, [camera("gate-1", sim.url("cam1"))]))
     clock = OffsetClock()
-    d = Daemon(cfg, clock=clock)
+    d = build_daemon(cfg, clock)
     # Footage from before the steps, near the floor: 30 days minus 30 min old, and 30 days plus 3 h.
-    young = add_segment(d.store, "old-cam", clock.now_us() - 30 * DAY_US + HOUR_US // 2 - 60_000_000)
-    old = add_segment(d.store, "old-cam", clock.now_us() - 30 * DAY_US - 3 * HOUR_US - 60_000_000)
+    young = add_segment(d.box.store, "old-cam", clock.now_us() - 30 * DAY_US + HOUR_US // 2 - 60_000_000)
+    old = add_segment(d.box.store, "old-cam", clock.now_us() - 30 * DAY_US - 3 * HOUR_US - 60_000_000)
     d.start()
 
     def count() -> int:
-        return len(list(d.store.index.chain_of("gate-1")))
+        return len(list(d.box.store.index.chain_of("gate-1")))
 
     def steps() -> list[clock_events.ClockEvent]:
-        return [e for e in clock_events.recent(d.store.index) if e.kind == "step"]
+        return [e for e in clock_events.recent(d.box.store.index) if e.kind == "step"]
 
     try:
         wait_for(lambda: count() >= 2, 30, 0.1, "two segments before the steps")
@@ -54,10 +54,10 @@ def test_clock_steps_keep_segment_times_ordered_are_recorded_and_never_age_foota
         n = count()
         wait_for(lambda: count() >= n + 3, 30, 0.1, "three segments after the forward step")
         after_forward_us = clock.now_us()
-        doc = status_of(d).model_dump(mode="json")
+        doc = status_of(d.runtime).model_dump(mode="json")
         # Retention allows for the forward step: footage stamped before it is younger than it looks.
         res = d.retention.engine.sweep(need_bytes=10**12)
-        states = {s.id: s.state for s in d.store.index.chain_of("old-cam")}
+        states = {s.id: s.state for s in d.box.store.index.chain_of("old-cam")}
         back, forward = sorted(steps(), key=lambda e: e.id)
     finally:
         d.shutdown()

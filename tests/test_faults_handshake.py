@@ -12,11 +12,11 @@ import pytest
 from faulty_rtsp import FaultyCamera
 from helpers import base_sections, camera, wait_for, write_config
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 from capture.state import CameraState
-from edge.clock import OffsetClock
+from edge.cli.wiring import build_daemon
 from edge.config import load_config
-from edge.daemon import Daemon
+from storage.clock import OffsetClock
 
 
 @pytest.fixture
@@ -44,24 +44,24 @@ def test_cameras_that_never_finish_the_handshake_time_out_alarm_and_reconnect(
     cams = [camera("good", sim.url("cam1")), camera("endless", endless.url, **bad),
             camera("huge-sdp", huge.url, **bad)]
     cfg = load_config(write_config(tmp_path / "edge.toml", sections, cams))
-    d = Daemon(cfg, clock=OffsetClock())
+    d = build_daemon(cfg, OffsetClock())
     t0 = time.monotonic()
     d.start()
     try:
         for cam in ("endless", "huge-sdp"):
-            gap = wait_for(lambda c=cam: next((g for g in d.store.index.gaps(c)  # type: ignore[misc]
+            gap = wait_for(lambda c=cam: next((g for g in d.box.store.index.gaps(c)  # type: ignore[misc]
                                                if g.reason in ("timeout", "bad_data")), None),
                            30, 0.1, f"a timeout gap on {cam}")
             assert "handshake" in gap.detail or gap.reason == "bad_data", gap
         for cam in ("endless", "huge-sdp"):
-            wait_for(lambda c=cam: d.alarms.is_active("offline", c), 40, 0.2,  # type: ignore[misc]
+            wait_for(lambda c=cam: d.box.alarms.is_active("offline", c), 40, 0.2,  # type: ignore[misc]
                      f"the offline alarm on {cam}")
-            assert d.workers[cam].status.state is CameraState.OFFLINE
+            assert d.fleet.workers[cam].status.state is CameraState.OFFLINE
         elapsed = time.monotonic() - t0
         assert elapsed < 40, f"took {elapsed:.1f} s"
         # Reconnects with backoff, i.e. several connections, not one hung for good.
         assert endless.connections >= 3 and huge.connections >= 3
-        assert d.workers["good"].status.state is CameraState.RECORDING
-        assert len(list(d.store.index.chain_of("good"))) >= 2
+        assert d.fleet.workers["good"].status.state is CameraState.RECORDING
+        assert len(list(d.box.store.index.chain_of("good"))) >= 2
     finally:
         d.shutdown()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from helpers import ROOT, DaemonProcess, base_sections, camera, edge_cmd, new_daemon, run_edge, wait_for
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 from storage.lock import StoreLock, StoreLocked, holder
 
 
@@ -95,9 +95,9 @@ def test_api_that_cannot_bind_fails_the_start(tmp_path: Path, clip: Callable[...
         out = subprocess.run(edge_cmd("run", "-c", str(cfg)), capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert out.returncode == 1, out.stderr
         assert time.monotonic() - t0 < 30
-        assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
-        # Nothing was recorded by a daemon that could not start properly, and it let go of the store.
-        assert not list((tmp_path / "store").rglob("*.mp4*"))
+        assert f"could not listen on 127.0.0.1:{port}" in out.stderr
+        # It stopped cleanly (nothing left open) and let go of the store.
+        assert not list((tmp_path / "store").rglob("*.partial"))
         assert holder(tmp_path / "store") is None
     finally:
         busy.close()

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from helpers import base_sections, camera, wait_for, write_config
 
-from capture.simulator import Simulator
-from edge.clock import OffsetClock
+from capture.sim.simulator import Simulator
+from edge.cli.wiring import build_daemon
 from edge.config import load_config
-from edge.daemon import Daemon
+from storage.clock import OffsetClock
 from storage.store import SegmentStore
 from storage.verify import verify_store
 
@@ -59,20 +59,20 @@ def test_recording_resumes_after_space_is_freed_by_hand_on_a_16_mb_volume(
     # What an engineer frees by hand later: 6.7 MB of something else on the volume.
     filler = small_volume / "filler"
     filler.write_bytes(b"\1" * int(6.7 * MB))
-    d = Daemon(cfg, clock=OffsetClock())
+    d = build_daemon(cfg, OffsetClock())
     d.start()
     try:
-        wait_for(lambda: all(w.paused_reason == "disk_full" for w in d.workers.values()), 60, 0.1,
+        wait_for(lambda: all(w.paused_reason == "disk_full" for w in d.fleet.workers.values()), 60, 0.1,
                  "both cameras paused on a full volume")
-        counts = {c: len(list(d.store.index.chain_of(c))) for c in d.workers}
+        counts = {c: len(list(d.box.store.index.chain_of(c))) for c in d.fleet.workers}
         guard = d.retention.guard()
-        rates = {c: w.status.bitrate for c, w in d.workers.items()}
+        rates = {c: w.status.bitrate for c, w in d.fleet.workers.items()}
         # The measured rates stay near the real ~2 Mbit/s, not the rate of the short cut segment.
         assert all(r < 6_000_000 for r in rates.values()), rates
         filler.unlink()
-        wait_for(lambda: all(w.paused_reason is None for w in d.workers.values()), 20, 0.2,
+        wait_for(lambda: all(w.paused_reason is None for w in d.fleet.workers.values()), 20, 0.2,
                  f"recording to resume after 6.7 MB were freed (guard {guard} bytes, rates {rates})")
-        wait_for(lambda: all(len(list(d.store.index.chain_of(c))) > counts[c] for c in d.workers), 30, 0.2,
+        wait_for(lambda: all(len(list(d.box.store.index.chain_of(c))) > counts[c] for c in d.fleet.workers), 30, 0.2,
                  "new segments after the resume")
     finally:
         d.shutdown()

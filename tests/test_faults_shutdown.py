@@ -9,7 +9,7 @@ from pathlib import Path
 from faulty_rtsp import FaultyCamera
 from helpers import DaemonProcess, base_sections, camera, new_daemon, wait_for
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 
 
 def test_sigterm_within_5_s_with_hung_workers(tmp_path: Path, clip: Callable[..., Path],

@@ -18,9 +18,9 @@ from fmp4 import encode_fmp4
 from retention_helpers import Box, add_aged, config
 
 import storage.retention
-from edge.clock import OffsetClock
-from edge.daemon import Daemon
-from edge.status import status_of
+from edge.cli.wiring import build_daemon
+from edge.monitor.status import status_of
+from storage.clock import OffsetClock
 from storage.index import Index
 from storage.layout import segment_stem
 from storage.recovery import recover
@@ -80,11 +80,11 @@ def test_status_answers_while_the_totals_load(tmp_path: Path, monkeypatch: pytes
         real_load(self)
 
     monkeypatch.setattr(StoreTotals, "load", slow_load)
-    d = Daemon(cfg, clock=OffsetClock())
+    d = build_daemon(cfg, OffsetClock())
     d.start()
     try:
         assert entered.wait(10), "the retention service started loading"
-        doc = status_of(d).model_dump(mode="json")
+        doc = status_of(d.runtime).model_dump(mode="json")
         assert doc["box"]["warming_up"] is True and doc["retention"]["warming_up"] is True
         assert [c["id"] for c in doc["cameras"]] == ["a", "b"]
         release.set()
@@ -92,7 +92,7 @@ def test_status_answers_while_the_totals_load(tmp_path: Path, monkeypatch: pytes
             if d.retention.totals.loaded:
                 break
             threading.Event().wait(0.05)
-        doc = status_of(d).model_dump(mode="json")
+        doc = status_of(d.runtime).model_dump(mode="json")
         assert doc["box"]["warming_up"] is False
         assert {c["id"]: c["segments"] for c in doc["cameras"]} == {"a": 5, "b": 0}
     finally:

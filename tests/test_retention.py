@@ -11,9 +11,9 @@ import pytest
 from helpers import run_edge, write_config
 from retention_helpers import Box, add_aged
 
-from edge.clock import DAY_US
-from edge.register import Query, verify_register
+from storage.clock import DAY_US
 from storage.index import Segment
+from storage.register import Query, verify_register
 from storage.retention_check import unrecorded_deletes
 from storage.verify import verify_store
 
@@ -190,8 +190,8 @@ def test_register_entries_are_batched(box: Box, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_service_overwrite_oldest_on_a_full_quota_breaches_the_fewest_and_alarms(tmp_path: Path) -> None:
-    from edge.alarms import AlarmCenter
-    from edge.retention_service import RetentionService
+    from edge.monitor.alarms import AlarmCenter
+    from edge.recording.retention import RetentionService
 
     mb = 1 << 20
     box = Box(tmp_path / "store", on_full="overwrite_oldest", max_bytes=10 * mb)
