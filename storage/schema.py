@@ -198,7 +198,36 @@ V1_REQUESTS = (
     + "CREATE INDEX IF NOT EXISTS hold_releases_hold ON hold_releases (hold_id, state);\n"
 )
 
-V2_CLOCK_EVENTS = """
+V2_OFFLOAD = """
+-- evidence offload (edge/offload/): one row per object to copy to the Object Lock bucket; a row
+-- goes pending -> done (or gone: its source vanished first); done -> extend when a longer hold
+-- needs the stored version's lock lengthened.
+CREATE TABLE IF NOT EXISTS offload_queue (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                  -- segment | export | checkpoint
+    source TEXT NOT NULL UNIQUE,         -- segment:<id> | export:<id>/<file> | checkpoint:<id>
+    key TEXT NOT NULL,                   -- object key in the bucket
+    path TEXT,                           -- file relative to the store root (NULL: body below)
+    body BLOB,                           -- checkpoint records, copied from the index
+    bytes INTEGER NOT NULL,
+    expected_sha256 TEXT,                -- hex; for segments the index's own hash
+    retain_until_us INTEGER NOT NULL,
+    queued_us INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',   -- pending | done | extend | gone
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_us INTEGER NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    done_us INTEGER,
+    sha256 TEXT,                         -- hex, as the store verified it
+    version_id TEXT,                     -- the locked version
+    locked_until_us INTEGER,             -- retain-until the store reported
+    in_flight INTEGER NOT NULL DEFAULT 0 -- 1 from just before a PUT until its outcome is recorded
+);
+CREATE INDEX IF NOT EXISTS offload_queue_due ON offload_queue (next_attempt_us)
+    WHERE state IN ('pending', 'extend');
+"""
+
+V3_CLOCK_EVENTS = """
 -- steps of the wall clock and time-sync changes (storage/clock_events.py, edge/monitor/clock_watch.py)
 CREATE TABLE IF NOT EXISTS clock_events (
     id INTEGER PRIMARY KEY,
@@ -212,7 +241,8 @@ CREATE INDEX IF NOT EXISTS clock_events_time ON clock_events (time_us);
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
-    Migration(2, "clock events", V2_CLOCK_EVENTS),
+    Migration(2, "evidence offload queue", V2_OFFLOAD),
+    Migration(3, "clock events", V3_CLOCK_EVENTS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from edge.monitor.alarms import AlarmCenter
     from edge.monitor.clock_watch import ClockWatch
     from edge.monitor.image_health import HealthService
+    from edge.offload import OffloadService
     from edge.recording.retention import RetentionService
     from storage.clock import Clock
     from storage.holds import HoldStore
@@ -43,6 +44,8 @@ class Runtime:
     probes: Probes
     started_monotonic: float
     stopping: Callable[[], bool]
+    #: Evidence offload (edge/offload/); None when [offload] is off.
+    offload: OffloadService | None = None
     #: Clock steps and time sync (edge/monitor/clock_watch.py), read by the status document.
     clock_watch: ClockWatch | None = None
 

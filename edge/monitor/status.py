@@ -71,6 +71,7 @@ RULES: dict[str, tuple[str, str]] = {
     "floor_breach": ("Art. 19(8)", "footage kept at least 30 days"),
     "disk_error": ("Art. 20(3)", "original records preserved"),
     "recovery": ("Art. 20(3)", "original records preserved"),
+    "offload_behind": ("Art. 19(8)", "held footage kept at least 2 years"),
     "recorder_stopped": ("Art. 19(7)", "continuous operation"),
     "clock_step": ("Art. 20(3)", "original records preserved (evidence times)"),
     "clock_unsynced": ("Art. 20(3)", "original records preserved (evidence times)"),
@@ -102,6 +103,8 @@ class Sources:
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The daemon's running per-camera totals (storage/totals.py); None: aggregate from the index.
     totals: dict[str, CameraTotals] | None = None
+    #: Evidence offload (edge/offload/): what is in the bucket, what waits; None when off.
+    offload: dict[str, Any] | None = None
     #: Whether a recorder holds the store (storage/lock.py), and its pid.
     recorder_running: bool | None = None
     recorder_pid: int | None = None
@@ -186,6 +189,7 @@ def from_daemon(d: LiveBox) -> Sources:
         health={c.id: health.report(c.id) for c in d.cfg.cameras} if health is not None else {},
         totals=live_totals(d), warming_up=totals_warming_up(d), recorder_running=True, recorder_pid=os.getpid(),
         clock=call_dict(getattr(d, "clock_watch", None), "status"),
+        offload=call_dict(d.offload, "status"),
     )
 
 
@@ -345,7 +349,7 @@ def build(src: Sources) -> StatusDoc:
                            forecast_days=float(forecast) if isinstance(forecast, int | float) else None),
     )
     return StatusDoc(box=box, compliance=compliance(src, cameras), cameras=cameras, retention=ret,
-                     exports=src.exports)
+                     exports=src.exports, offload=src.offload)
 
 
 def status_of(d: LiveBox) -> StatusDoc:
