@@ -27,6 +27,7 @@ ACTIONS = frozenset({
     "export_request", "export_approve", "export_deny", "export_expire", "export_produce", "export_download",
     "export_view",
     "hold_create", "hold_release_request", "hold_release_approve", "hold_release_deny", "hold_expire",
+    "wide_hold_request", "wide_hold_approve", "wide_hold_deny",
     "user_add", "user_disable", "user_enable", "token_rotate",
     "config_reload", "retention_delete", "floor_breach",
     "baseline_set", "maintenance", "snapshot_view", "register_export",
@@ -99,7 +100,7 @@ class AccessRegister:
                case_number: str = "", recipient: dict[str, Any] | None = None,
                approval: dict[str, Any] | None = None, subject: str = "",
                detail: dict[str, Any] | None = None) -> Entry:
-        with self.transaction() as c:
+        with self._lock, self.index.write() as c:
             return self.append_in(c, actor, action, result=result, cameras=cameras, range_start_us=range_start_us,
                                   range_end_us=range_end_us, purpose=purpose, case_number=case_number,
                                   recipient=recipient, approval=approval, subject=subject, detail=detail)

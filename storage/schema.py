@@ -227,7 +227,18 @@ CREATE INDEX IF NOT EXISTS offload_queue_due ON offload_queue (next_attempt_us)
     WHERE state IN ('pending', 'extend');
 """
 
-V3_CLOCK_EVENTS = """
+V3_HOLD_REQUESTS = (
+    "-- open-ended all-camera holds, decided by two persons (edge/access/hold_requests.py)\n"
+    + request_table_ddl("hold_requests", """camera TEXT,   -- NULL: every camera
+    start_us INTEGER NOT NULL,
+    end_us INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    case_number TEXT NOT NULL,
+    approval TEXT NOT NULL,   -- JSON approval document; hold_id: the hold made on approval
+    hold_id INTEGER""")
+)
+
+V4_CLOCK_EVENTS = """
 -- steps of the wall clock and time-sync changes (storage/clock_events.py, edge/monitor/clock_watch.py)
 CREATE TABLE IF NOT EXISTS clock_events (
     id INTEGER PRIMARY KEY,
@@ -242,7 +253,8 @@ CREATE INDEX IF NOT EXISTS clock_events_time ON clock_events (time_us);
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
     Migration(2, "evidence offload queue", V2_OFFLOAD),
-    Migration(3, "clock events", V3_CLOCK_EVENTS),
+    Migration(3, "two-person hold requests", V3_HOLD_REQUESTS),
+    Migration(4, "clock events", V4_CLOCK_EVENTS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -17,7 +17,9 @@ from types import FrameType
 
 from capture.sampler import KeyframeSampler
 from edge.access.producer import ExportProducer
+from edge.access.refusals import RefusalFlusher
 from edge.app.box import Box
+from edge.app.fdlimit import raise_open_file_limit
 from edge.app.notify import Notifier, NotifyService, watchdog_interval
 from edge.app.probes import Probes
 from edge.app.runtime import Runtime
@@ -71,7 +73,8 @@ class Daemon:
         self.clock_watch = ClockWatch(box.clock, box.store.index, box.alarms, on_step=self.fleet.clock_stepped,
                                       sync_probe=system_sync_probe if cfg.clock.sync_check else None)
         #: Background services, started after the workers and stopped before them.
-        self.services: list[Service] = [self.retention, self.health, self.export_producer, self.clock_watch]
+        self.services: list[Service] = [self.retention, self.health, self.export_producer,
+                                        RefusalFlusher(box.refusals), self.clock_watch]
         # Held evidence copied to S3 Object Lock storage; None when [offload] is off.
         self.offload = offload_service(cfg, box.store, box.clock, box.register, box.alarms, box.holds, box.exports,
                                        self.export_producer.final_dir)
@@ -89,6 +92,8 @@ class Daemon:
         self._notify: NotifyService | None = None
 
     def start(self) -> None:
+        # Before any camera or connection opens a descriptor: systemd's soft default is 1024.
+        raise_open_file_limit()
         # Raises StoreLocked (another recorder writes this store) before anything is touched.
         self.lock.acquire()
         # Recovery logs each event itself; it must finish before any worker writes.
