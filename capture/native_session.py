@@ -42,23 +42,37 @@ class NativeSession:
         self._rate = 90000
         self._paused = False
         self._params_version = 0
+        self._clock_steps = worker.clock_steps
         #: Read on the one shared reader thread (False: block on the worker's own thread).
         self.shared_loop = True
 
     def wall_of(self, ticks: int) -> int:
         if self._anchor is None:
-            self._anchor = (self.w.clock.now_us(), ticks)
+            self._anchor = (self._anchor_wall(), ticks)
         wall, base = self._anchor
         n = (ticks - base) * 1_000_000
         return wall + (n // self._rate if n >= 0 else -(-n // self._rate))
 
+    def _anchor_wall(self) -> int:
+        """As `Session._anchor_wall`: now, but never before the end of the camera's last segment
+        (after the clock stepped back, segment times must not overlap or go backwards)."""
+        now = self.w.clock.now_us()
+        last = self.w.status.last_segment_end_us
+        if last is None:
+            seg = self.w.store.index.last_segment(self.w.cfg.id)
+            last = seg.end_us if seg is not None else None
+        return now if last is None else max(now, last)
+
     def _segment_closed(self, seg: Segment) -> None:
+        # On the closer thread when the reader loop runs the session (one writer per field still).
         st = self.w.status
         st.segments += 1
         st.last_segment_end_us = seg.end_us
-        duration = max(seg.end_us - seg.start_us, 1) / 1_000_000
-        st.bitrate = seg.bytes * 8 / duration
-        st.fps = seg.packets / duration
+        window = self.w.rate_window
+        window.append((seg.bytes, seg.packets, max(seg.end_us - seg.start_us, 1)))
+        seconds = sum(w[2] for w in window) / 1_000_000
+        st.bitrate = sum(w[0] for w in window) * 8 / seconds
+        st.fps = sum(w[1] for w in window) / seconds
         st.codec, st.width, st.height = seg.codec, seg.width, seg.height
         if self.w.on_segment is not None:
             self.w.on_segment(seg)
@@ -70,6 +84,7 @@ class NativeSession:
     def run(self) -> None:
         cfg = self.w.cfg
         src = self.source = NativeSource(cfg.url, cfg.stall_timeout, audio=cfg.record_audio,
+                                         handshake_timeout=cfg.handshake_timeout,
                                          box_now_us=self.w.clock.now_us)
         try:
             streams = src.connect()
@@ -182,10 +197,18 @@ class NativeSession:
             if s.verdict is Verdict.DISCONTINUITY:
                 st.discontinuities += 1
                 log.warning("camera %s: timestamp discontinuity, starting a new segment", self.w.cfg.id)
-                seg.close(wait=False)
+                seg.close()  # in full: the fresh anchor must see where this segment ended
                 self._anchor = None
                 s = vpol.stamp(ts, ts)
             st.timestamp_repairs = vpol.repaired
+            if au.keyframe and self._clock_steps != self.w.clock_steps:
+                # The wall clock stepped: a new segment from a fresh anchor (as the PyAV session).
+                self._clock_steps = self.w.clock_steps
+                if pending is not None:
+                    self._emit(pending)
+                    pending = None
+                seg.close()  # in full: the fresh anchor must see where this segment ended
+                self._anchor = None
             if self._hevc:
                 to_annexb(au.data)  # type: ignore[arg-type]
             pending = (au.data, s.pts, s.dts, au.keyframe)

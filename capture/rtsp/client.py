@@ -23,6 +23,7 @@ from capture.rtsp.errors import RtspClosed, RtspError, RtspNotFound, RtspTimeout
 Handler = Callable[[memoryview, int, int], None]
 BUFFER = 1 << 19  # room for several interleaved frames of up to 64 KiB each
 MAX_HEADER = 16384  # an RTSP message head longer than this is not one
+MAX_BODY = 65536  # an SDP (or any answer body) longer than this is refused
 
 
 @dataclass
@@ -84,7 +85,7 @@ class RtspClient:
     def _remaining(self) -> float:
         left = self._deadline - time.monotonic()
         if left <= 0:
-            raise RtspTimeout(f"no complete RTSP handshake within {self.handshake_timeout:g} s")
+            raise RtspTimeout(f"no complete handshake within {self.handshake_timeout:g} s")
         return min(left, self.timeout)
 
     def connect(self) -> None:
@@ -148,7 +149,12 @@ class RtspClient:
                 end = self.buf.find(b"\r\n\r\n", start, fill)
                 if end >= 0:
                     line, headers = parse_head(bytes(self.buf[start:end]))
-                    body_len = int(headers.get("content-length", ["0"])[0] or 0)
+                    try:
+                        body_len = int(headers.get("content-length", ["0"])[0] or 0)
+                    except ValueError:
+                        raise RtspError("bad Content-Length in the server's answer") from None
+                    if not 0 <= body_len <= MAX_BODY:
+                        raise RtspError(f"the server's answer is too large ({body_len} bytes)")
                     if fill - end - 4 >= body_len:
                         body = bytes(self.buf[end + 4:end + 4 + body_len])
                         self._start = end + 4 + body_len
@@ -179,6 +185,8 @@ class RtspClient:
         try:
             n = self.sock.recv_into(self.mv[self._fill:])
         except TimeoutError:
+            if self._deadline:
+                raise RtspTimeout(f"no complete handshake within {self.handshake_timeout:g} s") from None
             raise RtspTimeout(f"nothing from the camera for {timeout:g} s") from None
         if n == 0:
             raise RtspClosed("the camera closed the connection")
