@@ -27,6 +27,7 @@ from av.audio.codeccontext import AudioCodecContext
 from av.video.codeccontext import VideoCodecContext
 
 from capture.native_source import StreamParams
+from capture.segmenter import FRAGMENT_SECONDS, mux_options
 from storage.index import Segment
 from storage.salvage import SalvageError, plan_salvage
 from storage.store import SegmentStore, StreamInfo
@@ -34,7 +35,6 @@ from storage.writer import SegmentFile
 
 log = logging.getLogger(__name__)
 
-MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 _TEMPLATES: dict[str, av.stream.Stream] = {}
 _TEMPLATE_HOLDERS: list[av.container.OutputContainer] = []
 
@@ -88,8 +88,10 @@ class _Open:
 class NativeSegmenter:
     def __init__(self, camera: str, store: SegmentStore, segment_seconds: float, video: StreamParams,
                  audio: StreamParams | None, wall_of: Callable[[int], int],
-                 on_closed: Callable[[Segment], None], frame_ticks: int) -> None:
+                 on_closed: Callable[[Segment], None], frame_ticks: int,
+                 fragment_seconds: float | None = FRAGMENT_SECONDS) -> None:
         self.camera = camera
+        self.fragment_seconds = fragment_seconds
         self.store = store
         self.video = video
         self.audio = audio
@@ -186,7 +188,7 @@ class NativeSegmenter:
         # flush_packets: every fragment reaches the page cache when it is complete (a killed process
         # loses only the fragment being built), as with the Python-file sink of the PyAV path.
         container = av.open(str(file.partial), mode="w", format="mp4",
-                            options={"movflags": MOVFLAGS, "flush_packets": "1"})
+                            options={**mux_options(self.fragment_seconds), "flush_packets": "1"})
         vout = container.add_stream_from_template(_template(self.video.codec))
         vout.time_base = self.vtb
         vctx = cast(VideoCodecContext, vout.codec_context)

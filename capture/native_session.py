@@ -104,7 +104,9 @@ class NativeSession:
         apol = (TimestampPolicy(audio.frame_samples, max_backstep=audio.clock_rate, max_jump=10 * audio.clock_rate)
                 if audio is not None else None)
         seg = self.segmenter = NativeSegmenter(cfg.id, self.w.store, self.w.segment_seconds, video, audio,
-                                               self.wall_of, self._segment_closed, frame_ticks)
+                                               self.wall_of, self._segment_closed, frame_ticks,
+                                               **({} if self.w.fragment_seconds is None
+                                                  else {"fragment_seconds": self.w.fragment_seconds}))
         seg.keyframe_hook = self._keyframe
         self._vpol, self._apol = vpol, apol
         self._dep = src.video
