@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import quote
 
-from storage.chain import GENESIS, segment_link
+from storage.chain import link_v2, segment_record_v2
+from storage.chain_store import chain_gap_close, chain_gap_open, migrate_chain_v2, next_link
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,7 +114,18 @@ class Gap:
     detail: str
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    if read_only:
+        # `edge verify` must leave no trace. mode=ro alone still creates the -wal and -shm files of
+        # a WAL database when no writer has them open; with no -wal file there is no writer, so the
+        # file is opened immutable (a daemon starting during the verify may make it report a
+        # spurious problem: verify again). With a writer running, its -wal/-shm exist already.
+        wal = path.with_name(path.name + "-wal")
+        flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        conn = sqlite3.connect(f"file:{quote(str(path))}?{flags}", uri=True, timeout=30.0, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
+        return conn
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -123,13 +137,19 @@ class Index:
     """One writer connection behind a lock; one reader connection per thread (WAL readers never
     block the writer, so the API stays responsive while segments close)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """`read_only`: no schema, no migration, no writes (opening a missing file fails)."""
         self.path = path
+        self.read_only = read_only
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"{path}: no index")
         self._lock = threading.RLock()
-        self._writer = _connect(path)
+        self._writer = _connect(path, read_only)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self.execute_schema(SCHEMA)
+        if not read_only:
+            migrate_chain_v2(self._writer, time.time_ns() // 1000)
 
     def close(self) -> None:
         with self._lock:
@@ -141,6 +161,8 @@ class Index:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A transaction on the writer connection (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK)."""
+        if self.read_only:
+            raise PermissionError(f"{self.path}: opened read-only")
         with self._lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -152,13 +174,15 @@ class Index:
 
     def execute_schema(self, ddl: str) -> None:
         """Other stores (holds, register, users) keep their tables in this same file."""
+        if self.read_only:
+            return  # a read-only reader sees the tables that exist and creates none
         with self._lock:
             self._writer.executescript(ddl)
 
     def reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path)
+            conn = _connect(self.path, self.read_only)
             conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
             with self._lock:
@@ -176,14 +200,13 @@ class Index:
 
     # -- segments -------------------------------------------------------------------------------
     def add_segment(self, seg: NewSegment, now_us: int) -> Segment:
-        """Append to the camera's chain; the chain value is computed inside the transaction so two
-        writers can never link to the same predecessor."""
+        """Append to the camera's chain (a v2 link over the whole row); the link is computed inside
+        the transaction so two writers can never link to the same predecessor."""
         with self.write() as c:
-            head = c.execute(
-                "SELECT seq, chain FROM segments WHERE camera=? ORDER BY seq DESC LIMIT 1", (seg.camera,)
-            ).fetchone()
-            seq, prev = (0, GENESIS) if head is None else (head[0] + 1, head[1])
-            chain = segment_link(prev, seg.sha256, seg.camera, seg.start_us, seg.end_us, seg.bytes)
+            seq, prev = next_link(c, seg.camera)
+            chain = link_v2(prev, segment_record_v2(seg.camera, seq, seg.start_us, seg.end_us, seg.path, seg.bytes,
+                                                    seg.packets, seg.codec, seg.width, seg.height, seg.sha256,
+                                                    seg.origin, now_us))
             cur = c.execute(
                 "INSERT INTO segments (camera, seq, start_us, end_us, path, bytes, packets, codec, width,"
                 " height, sha256, chain, origin, state, created_us) VALUES"
@@ -246,19 +269,26 @@ class Index:
                 (camera, start_us, reason, detail),
             )
             assert cur.lastrowid is not None
+            chain_gap_open(c, cur.lastrowid, camera, start_us)
             return cur.lastrowid
 
     def update_gap(self, gap_id: int, reason: str, detail: str) -> None:
         with self.write() as c:
-            c.execute("UPDATE gaps SET reason=?, detail=? WHERE id=?", (reason, detail, gap_id))
+            # Only while open: the closing link covers the final reason and detail.
+            c.execute("UPDATE gaps SET reason=?, detail=? WHERE id=? AND end_us IS NULL", (reason, detail, gap_id))
 
     def close_gap(self, gap_id: int, end_us: int) -> None:
         with self.write() as c:
             c.execute("UPDATE gaps SET end_us=? WHERE id=? AND end_us IS NULL", (end_us, gap_id))
+            chain_gap_close(c, gap_id)
 
     def close_open_gaps(self, camera: str, end_us: int) -> None:
         with self.write() as c:
+            ids = [r[0] for r in c.execute("SELECT id FROM gaps WHERE camera=? AND end_us IS NULL ORDER BY id",
+                                           (camera,))]
             c.execute("UPDATE gaps SET end_us=max(start_us, ?) WHERE camera=? AND end_us IS NULL", (end_us, camera))
+            for gap_id in ids:
+                chain_gap_close(c, gap_id)
 
     def gaps(self, camera: str, since_us: int = 0, until_us: int | None = None) -> list[Gap]:
         until = until_us if until_us is not None else 2**62

@@ -30,11 +30,13 @@ class StreamInfo:
 
 
 class SegmentStore:
-    def __init__(self, root: Path, clock: Clock, sync_interval: float = 2.0) -> None:
+    def __init__(self, root: Path, clock: Clock, sync_interval: float = 2.0, read_only: bool = False) -> None:
+        """`read_only` (`edge verify`): creates no directory, migrates nothing, cannot commit."""
         self.layout = Layout(root)
-        self.layout.ensure()
+        if not read_only:
+            self.layout.ensure()
         self.clock = clock
-        self.index = Index(self.layout.index_path)
+        self.index = Index(self.layout.index_path, read_only=read_only)
         self.sync_interval = sync_interval
         #: Segments being read (exports): retention skips them (storage/pins.py).
         self.pins = Pins()
