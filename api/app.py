@@ -38,9 +38,9 @@ def create_app(daemon: Daemon) -> FastAPI:
     for module in (health, metrics):
         app.include_router(module.router)
 
-    from api.routes import audit, exports, holds
+    from api.routes import audit, checkpoints, exports, holds
 
-    for module in (exports, holds, audit):
+    for module in (exports, holds, audit, checkpoints):
         app.include_router(module.router)
 
     from api.web import install as install_web

@@ -25,6 +25,7 @@ from edge.export_producer import ExportProducer
 from edge.exports import ExportManager
 from edge.health_service import HealthService, sampler_period
 from edge.hold_release import HoldReleases
+from edge.integrity_service import IntegrityService, tsa_client
 from edge.notify import Notifier, NotifyService, watchdog_interval
 from edge.probes import Probes
 from edge.register import AccessRegister
@@ -72,6 +73,10 @@ class Daemon:
         self.export_producer: ExportProducer
         self.hold_releases: HoldReleases
         attach_access(self)
+        # Signed checkpoints of every chain head, timestamped by the TSA if configured (issue 13).
+        self.integrity = IntegrityService(cfg.integrity, cfg.box.id, self.store.index, self.device_key, self.alarms,
+                                          self.clock, tsa_client(cfg.integrity))
+        self.services.append(self.integrity)
         self._stop = threading.Event()
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None
@@ -154,6 +159,7 @@ class Daemon:
                 all_stopped = False
         for svc in self.services:
             all_stopped &= svc.join(max(0.0, deadline - time.monotonic()))
+        self.integrity.final_checkpoint()  # after the workers closed their last segments
         if self._api_thread is not None:
             self._api_thread.join(max(0.5, deadline - time.monotonic()))
             all_stopped &= not self._api_thread.is_alive()

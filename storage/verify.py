@@ -11,13 +11,13 @@ from __future__ import annotations
 import heapq
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from storage.chain import GENESIS
 from storage.chain_store import has_chain_v2, v2_starts
-from storage.chain_walk import ChainWalk, gap_links, segment_link_any, unlinked_gaps
+from storage.chain_walk import ChainWalk, GapLink, gap_links, segment_link_any, unlinked_gaps
 from storage.index import Segment
 from storage.layout import PARTIAL_SUFFIX, TMP_SUFFIX
 from storage.salvage import sha256_file
@@ -73,9 +73,10 @@ class _Verifier:
         walk = ChainWalk(camera, self.wanted.get(camera, set()))
         self.report.walks[camera] = walk
         stored: list[Segment] = []
-        links = heapq.merge(((s.seq, 0, s) for s in self.index.chain_of(camera)),
-                            ((seq, 1, g) for seq, g in gap_links(self.conn, camera)) if self.v2 else iter(()),
-                            key=lambda t: (t[0], t[1]))
+        segs: Iterator[tuple[int, int, Segment | GapLink]] = ((s.seq, 0, s) for s in self.index.chain_of(camera))
+        gaps: Iterator[tuple[int, int, Segment | GapLink]] = (
+            ((seq, 1, g) for seq, g in gap_links(self.conn, camera)) if self.v2 else iter(()))
+        links = heapq.merge(segs, gaps, key=lambda t: (t[0], t[1]))
         prev, expect = GENESIS, 0
         for seq, _, item in links:
             self.report.rows += 1
