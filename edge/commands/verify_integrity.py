@@ -1,0 +1,106 @@
+"""`edge verify --checkpoints FILE_OR_URL`: fetch the archive, pick the trusted key, and run the
+checkpoint comparison after the store walk (storage/checkpoint_verify.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge.config import EdgeConfig
+from storage import checkpoints
+from storage.checkpoint_verify import CheckpointFindings, check_checkpoints
+from storage.checkpoints import Checkpoint, iso_us, parse_archive
+from storage.signing import PUBLIC_NAME, fingerprint, load_public_pem
+from storage.store import SegmentStore
+from storage.tsa import TsaVerifier
+from storage.verify import VerifyReport
+
+TOKEN_ENV = "EDGE_API_TOKEN"
+
+
+class ArchiveError(Exception):
+    pass
+
+
+def load_archive(source: str) -> tuple[list[Checkpoint], str | None]:
+    """Checkpoints from a file or from a box's (or the central archive's) URL; a URL is read with
+    the bearer token in $EDGE_API_TOKEN, following `next_after_id` pages."""
+    if source.startswith(("http://", "https://")):
+        token = os.environ.get(TOKEN_ENV, "")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        items: list[Checkpoint] = []
+        public: str | None = None
+        after = 0
+        while True:
+            try:
+                resp = httpx.get(source, params={"after_id": after}, headers=headers, timeout=30.0)
+            except httpx.HTTPError as exc:
+                raise ArchiveError(f"{source}: {exc}") from None
+            if resp.status_code != 200:
+                raise ArchiveError(f"{source}: HTTP {resp.status_code}")
+            page, key = parse_archive(resp.content)
+            items += page
+            public = public or key
+            nxt = resp.json().get("next_after_id")
+            if not nxt:
+                return items, public
+            after = int(nxt)
+    try:
+        return parse_archive(Path(source).read_bytes())
+    except (OSError, ValueError, KeyError) as exc:
+        raise ArchiveError(f"{source}: {exc}") from None
+
+
+def tsa_verifier(cfg: EdgeConfig) -> TsaVerifier | None:
+    ic = cfg.integrity
+    return TsaVerifier(ic.tsa_ca_file, ic.tsa_cert_file) if ic.tsa_ca_file is not None else None
+
+
+def trusted_key(store: SegmentStore, archived: str | None, explicit: Path | None,
+                report: VerifyReport) -> Ed25519PublicKey | None:
+    """The key checkpoints must be signed with: --public-key, else the archive's, else the box's.
+    A box key that differs from the trusted one is a finding (the key was replaced)."""
+    box_pem = store.layout.keys_dir / PUBLIC_NAME
+    box = load_public_pem(box_pem.read_bytes()) if box_pem.exists() else None
+    trusted = load_public_pem(explicit.read_bytes()) if explicit is not None else (
+        load_public_pem(archived) if archived else box)
+    if trusted is not None and box is not None and fingerprint(box) != fingerprint(trusted):
+        report.problems.append(f"KEY: the box's device key {fingerprint(box)} is not the trusted"
+                               f" {fingerprint(trusted)}")
+    return trusted
+
+
+def check_integrity(cfg: EdgeConfig, store: SegmentStore, report: VerifyReport, archive: list[Checkpoint] | None,
+                    public: Ed25519PublicKey | None) -> list[CheckpointFindings]:
+    conn = store.index.reader()
+    own = checkpoints.since(conn, 0, 0, 2**62)
+    tsa = tsa_verifier(cfg)
+    out: list[CheckpointFindings] = []
+    if public is None:
+        report.notes.append("no device public key: checkpoints not checked")
+        return out
+    if archive is not None:
+        out.append(check_checkpoints(report, conn, archive, public, cfg.box.id, "archive", tsa,
+                                     {cp.id: cp for cp in own}))
+    out.append(check_checkpoints(report, conn, own, public, cfg.box.id, "box", tsa))
+    for f in out:
+        report.problems += f.problems
+        report.notes += f.notes
+    stamped = [cp for cp in own if cp.tsa_token is not None]
+    if own:
+        newest = own[-1]
+        line = f"box checkpoints: {len(own)}, newest #{newest.id} at {iso_us(newest.time_us)}"
+        if stamped and tsa is not None:
+            line += (f"; newest with a TSA token #{stamped[-1].id}: the chains up to its heads are proven to"
+                     f" have existed at {iso_us(stamped[-1].time_us)}")
+        elif cfg.integrity.tsa_url and tsa is None:
+            line += "; TSA tokens present but not checked (no [integrity] tsa_ca_file)"
+        report.notes.append(line)
+        if tsa is not None and len(stamped) < len(own):
+            report.notes.append(f"{len(own) - len(stamped)} box checkpoint(s) without a TSA token")
+    else:
+        report.notes.append("the box has no checkpoints")
+    return out
