@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+#: No `certs =` chain: OpenSSL writes a SignedData certificate SET of two in non-DER order, which
+#: rfc3161-client's strict DER parser refuses; the token carries the signer certificate only.
 TSA_CNF = """\
 [ tsa ]
 default_tsa = tsa_config1
@@ -23,7 +25,6 @@ dir = {dir}
 serial = $dir/tsaserial
 crypto_device = builtin
 signer_cert = $dir/tsa.pem
-certs = $dir/ca.pem
 signer_key = $dir/tsa.key
 signer_digest = sha256
 default_policy = 1.2.3.4.1
