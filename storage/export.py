@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import av
 import av.container
 import av.stream
 
-from storage.chain import GENESIS
+from storage.chain_store import link_at, v2_starts
 from storage.index import Index, Segment
 from storage.salvage import sha256_file
 
@@ -87,18 +88,18 @@ def find_gaps(index: Index, camera: str, segments: list[Segment], start_us: int,
 
 
 def source_rows(index: Index, segments: list[Segment]) -> list[dict[str, Any]]:
-    """The manifest's view of each source segment: hash and chain position (with the previous link,
-    so the run of links can be recomputed from the bundle alone)."""
+    """The manifest's view of each source segment: every field its chain link covers, and the
+    previous link (a segment's or a gap's), so each link can be recomputed from the bundle alone."""
+    conn = index.reader()
+    starts = v2_starts(conn)
     rows = []
     for seg in segments:
-        prev = GENESIS
-        if seg.seq > 0:
-            r = index.reader().execute("SELECT chain FROM segments WHERE camera=? AND seq=?",
-                                       (seg.camera, seg.seq - 1)).fetchone()
-            prev = str(r[0]) if r else ""
+        prev = link_at(conn, seg.camera, seg.seq - 1) or ""
         rows.append({"id": seg.id, "seq": seg.seq, "start_us": seg.start_us, "end_us": seg.end_us,
                      "bytes": seg.bytes, "sha256": seg.sha256, "chain": seg.chain, "prev_chain": prev,
-                     "origin": seg.origin})
+                     "origin": seg.origin, "path": seg.path, "packets": seg.packets, "codec": seg.codec,
+                     "width": seg.width, "height": seg.height, "created_us": seg.created_us,
+                     "chain_version": 1 if seg.seq < starts.get(seg.camera, 0) else 2})
     return rows
 
 
@@ -129,6 +130,10 @@ class _ClipWriter:
             self.origin = dts_s
             self.first_key = bool(pkt.is_keyframe)
             self.first_wall_us = seg.start_us + int(pkt.pts * tb * 1_000_000)
+            # The clip's wall-clock start in the mp4 header (mvhd creation_time; the muxer writes
+            # the header at the first packet, so this is still in time).
+            start = datetime.fromtimestamp(self.first_wall_us / 1_000_000, UTC)
+            self.container.metadata["creation_time"] = start.isoformat(timespec="microseconds").replace("+00:00", "Z")
         dts = round((dts_s - self.origin) / tb)
         pts = round((pts_s - self.origin) / tb)
         if self.last_dts is not None and dts * tb <= self.last_dts:
