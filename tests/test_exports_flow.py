@@ -16,7 +16,7 @@ from pathlib import Path
 
 import av
 import pytest
-from access_fixtures import Api, add_users, export_body, register_rows, segment_rows
+from access_fixtures import Api, add_users, export_body, iso, register_rows, segment_rows
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for
@@ -194,6 +194,8 @@ def check_clip(path: Path, blob: bytes, cam: dict[str, object], start_us: int, e
     assert actual_start <= start_us < actual_start + GOP_US + FRAME_US, "starts at the keyframe at/before start"
     assert end_us - FRAME_US <= actual_end <= end_us + FRAME_US
     with av.open(str(path)) as c:
+        # The wall-clock start in the header (mvhd keeps whole seconds).
+        assert c.metadata["creation_time"][:19] == iso(actual_start)[:19]
         vs = c.streams.video[0]
         pkts = [p for p in c.demux(vs) if p.size]
     assert pkts[0].is_keyframe and pkts[0].pts == 0
