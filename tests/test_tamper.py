@@ -4,6 +4,7 @@ checkpoints archived before it; the untouched store verifies clean and verify le
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -17,11 +18,13 @@ from pathlib import Path
 import pytest
 from fmp4 import encode_fmp4
 from helpers import run_edge, write_config
+from tsa_fixture import TsaServer, tsa  # noqa: F401 (tsa: the fixture)
 
 from edge.clock import SystemClock
 from edge.register import SYSTEM, AccessRegister, Actor, _canonical
+from edge.tsa_client import TsaClient
 from storage import checkpoints
-from storage.chain import GENESIS, record_link
+from storage.chain import GENESIS, canonical_json, record_link
 from storage.chain_walk import gap_links, segment_link_any
 from storage.index import Segment
 from storage.layout import Layout
@@ -53,7 +56,7 @@ def _record(store: SegmentStore, camera: str, start_us: int, shade: int) -> Segm
     return store.commit(camera, f, start_us + S, 25, StreamInfo("h264", 160, 120))
 
 
-def build_box(tmp: Path) -> Box:
+def build_box(tmp: Path, tsa_server: TsaServer | None = None) -> Box:
     """gate-1: 6 segments with an outage between #2 and #3; gate-2: 3 segments; register entries
     (5 downloads among them); a signed checkpoint archived off the box as the API serves it."""
     root = tmp / "store"
@@ -78,11 +81,19 @@ def build_box(tmp: Path) -> Box:
     key = load_or_create(store.layout.keys_dir)
     checkpoints.ensure_schema(store.index)
     cp = checkpoints.make_checkpoint(store.index, key, "box-7", clock.now_us())
+    integrity: dict[str, object] = {}
+    if tsa_server is not None:
+        token, gen_us = TsaClient(tsa_server.url).stamp(cp.body.encode())
+        checkpoints.set_token(store.index, cp.id, token, gen_us)
+        cp = checkpoints.latest(store.index.reader()) or cp
+        integrity = {"tsa_url": tsa_server.url, "tsa_ca_file": str(tsa_server.ca),
+                     "tsa_cert_file": str(tsa_server.cert)}
     archive = tmp / "archive.json"
     archive.write_text(json.dumps({"box_id": "box-7", "public_key": key.public_pem,
                                    "checkpoints": [cp.to_json()]}))
     store.close()
-    config = write_config(tmp / "edge.toml", {"box": {"id": "box-7"}, "storage": {"root": str(root)}}, [])
+    config = write_config(tmp / "edge.toml", {"box": {"id": "box-7"}, "storage": {"root": str(root)},
+                                              "integrity": integrity}, [])
     return Box(root, config, archive, segs)
 
 
@@ -286,6 +297,28 @@ def test_box_checkpoint_alone_catches_an_edit_not_rechained(box: Box) -> None:
     rc, out = box.verify()
 
     assert rc != 0 and "CHAIN gate-2 #0: link does not match" in out
+
+
+def test_box_timestamped_checkpoint_catches_a_resigned_rewrite(tmp_path: Path, tsa: TsaServer) -> None:  # noqa: F811
+    """No archive: the insider re-chains an edit and re-signs the box's checkpoint with the device
+    key (on the box, so theirs to use), but cannot get the TSA to vouch for the new body."""
+    b = build_box(tmp_path, tsa)
+    rc, out = b.verify()
+    assert rc == 0 and any("newest with a TSA token #1" in line for line in out), out
+    edit_field("codec", "hevc")(b)
+    key = load_or_create(b.root / "keys")
+    with contextlib.closing(b.conn()) as c:
+        c.execute("DROP TRIGGER checkpoints_token_once")
+        body = json.loads(c.execute("SELECT body FROM checkpoints WHERE id=1").fetchone()[0])
+        body["cameras"] = checkpoints.heads(c)
+        new = canonical_json(body)
+        c.execute("UPDATE checkpoints SET body=?, signature=? WHERE id=1",
+                  (new.decode(), base64.b64encode(key.sign(new)).decode()))
+
+    rc, out = b.verify()
+
+    assert rc != 0, out
+    assert any(line.startswith("TIMESTAMP checkpoint #1") and "token does not verify" in line for line in out), out
 
 
 def test_verify_of_a_missing_store_creates_nothing(tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from storage.tsa import TsaVerifier
 from storage.verify import VerifyReport
 
 TOKEN_ENV = "EDGE_API_TOKEN"
+#: An untimed checkpoint this much older than the newest timed one is a finding, not a backlog.
+UNTIMED_TOLERANCE_US = 86_400_000_000
 
 
 class ArchiveError(Exception):
@@ -101,6 +103,14 @@ def check_integrity(cfg: EdgeConfig, store: SegmentStore, report: VerifyReport, 
         report.notes.append(line)
         if tsa is not None and len(stamped) < len(own):
             report.notes.append(f"{len(own) - len(stamped)} box checkpoint(s) without a TSA token")
+        if stamped and cfg.integrity.tsa_url:
+            # The service stamps the backlog soon after the TSA answers again: an old untimed
+            # checkpoint next to newer timed ones lost its token (removed to re-sign a rewrite?).
+            cutoff = stamped[-1].time_us - UNTIMED_TOLERANCE_US
+            for cp in own:
+                if cp.tsa_token is None and cp.time_us < cutoff:
+                    report.problems.append(f"TIMESTAMP checkpoint #{cp.id} ({iso_us(cp.time_us)}, box): no TSA token,"
+                                           f" though checkpoint #{stamped[-1].id} has one (token removed?)")
     else:
         report.notes.append("the box has no checkpoints")
     return out
