@@ -7,6 +7,7 @@ is compared with it. Bytes: the checkpoint row (body + signature) plus a TSA tok
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -41,6 +42,11 @@ def token_bytes(tmp: Path) -> int | None:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="fewer runs")
+    ap.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
+    args = ap.parse_args()
+    runs = 20 if args.quick else RUNS
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         index = Index(tmp / "index.sqlite3")
@@ -54,20 +60,20 @@ def main() -> None:
                                              f"segments/cam-{c:02d}/{i}.mp4", 30_000_000, 1500, "h264", 1920, 1080,
                                              "ab" * 32), now)
         cpu0 = time.process_time()
-        for r in range(RUNS):
+        for r in range(runs):
             index.add_segment(NewSegment("cam-00", now + (SEGMENTS + r) * 60_000_000, now + (SEGMENTS + r + 1)
                                          * 60_000_000, f"x/{r}.mp4", 30_000_000, 1500, "h264", 1920, 1080, "cd" * 32),
                               now)
-        seg_cpu_ms = (time.process_time() - cpu0) / RUNS * 1000
+        seg_cpu_ms = (time.process_time() - cpu0) / runs * 1000
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        for r in range(RUNS):
+        for r in range(runs):
             cp = checkpoints.make_checkpoint(index, key, "box-7", now + r)
-        cp_cpu_ms = (time.process_time() - cpu0) / RUNS * 1000
-        cp_wall_ms = (time.perf_counter() - wall0) / RUNS * 1000
+        cp_cpu_ms = (time.process_time() - cpu0) / runs * 1000
+        cp_wall_ms = (time.perf_counter() - wall0) / runs * 1000
         cpu0 = time.process_time()
-        for _ in range(RUNS):
+        for _ in range(runs):
             assert cp.signature_ok(key.public)
-        verify_ms = (time.process_time() - cpu0) / RUNS * 1000
+        verify_ms = (time.process_time() - cpu0) / runs * 1000
         body = len(cp.body.encode())
         sig = len(cp.signature)
         tok = token_bytes(tmp)
@@ -76,7 +82,7 @@ def main() -> None:
     row = body + sig + (tok or 0)
     emit("checkpoints", {
         "machine": machine(),
-        "setup": {"cameras": CAMERAS, "segments_per_camera": SEGMENTS, "runs": RUNS, "interval_s": INTERVAL_S},
+        "setup": {"cameras": CAMERAS, "segments_per_camera": SEGMENTS, "runs": runs, "interval_s": INTERVAL_S},
         "baseline": {"segment_close_cpu_ms": round(seg_cpu_ms, 3)},
         "checkpoint": {"cpu_ms": round(cp_cpu_ms, 3), "wall_ms": round(cp_wall_ms, 3),
                        "vs_segment_close": round(cp_cpu_ms / seg_cpu_ms, 2) if seg_cpu_ms else None,
@@ -84,7 +90,7 @@ def main() -> None:
                        "body_bytes": body, "signature_b64_bytes": sig, "tsa_token_bytes": tok},
         "per_day": {"checkpoints": per_day, "bytes": per_day * row,
                     "cpu_seconds": round(per_day * cp_cpu_ms / 1000, 3)},
-    })
+    }, args.out)
 
 
 if __name__ == "__main__":
