@@ -6,6 +6,10 @@ the requested end. Each segment starts at pts 0 on a keyframe, so its packets ar
 segment's wall-clock start minus the clip's origin; a hole between segments stays a hole in the
 clip's timeline (the player holds the last frame) and is listed in the manifest with its reason.
 
+Recorded audio (AAC) goes along on the same timeline, from the clip's first video packet to the
+requested end. The clip's header carries its wall-clock start (`creation_time`) and a timecode
+track with the UTC time of day of its first frame.
+
 Every source file is re-hashed against the index before it is read: a bundle never vouches for
 footage that changed since it was recorded.
 """
@@ -144,6 +148,11 @@ class _ClipWriter:
             # the header at the first packet, so this is still in time).
             start = datetime.fromtimestamp(self.first_wall_us / 1_000_000, UTC)
             self.container.metadata["creation_time"] = start.isoformat(timespec="microseconds").replace("+00:00", "Z")
+            # And as a SMPTE timecode track (UTC time of day of the first frame), which players and
+            # editing tools show frame by frame.
+            rate = template.average_rate or template.guessed_rate
+            frame = int(start.microsecond / 1_000_000 * float(rate)) if rate else 0
+            self.stream.metadata["timecode"] = f"{start:%H:%M:%S}:{frame:02d}"
         dts = round((dts_s - self.origin) / tb)
         pts = round((pts_s - self.origin) / tb)
         if self.last_dts is not None and dts * tb <= self.last_dts:

@@ -1,4 +1,5 @@
-"""Clips keep the recorded AAC audio, on the video's timeline, and carry their wall-clock start."""
+"""Clips keep the recorded AAC audio, on the video's timeline, and carry their wall-clock start
+(creation_time and a timecode track)."""
 
 from __future__ import annotations
 
@@ -34,14 +35,16 @@ def test_clip_carries_aac_audio_and_creation_time(tmp_path: Path, clip: Callable
     result = write_clip(store.index, store.layout.root, "cam", segs, start, end, tmp_path / "clip.mp4")
 
     assert result.audio_codec == "aac" and result.audio_packets > 20
+    assert result.actual_start_us is not None and result.actual_end_us is not None
     assert result.to_json()["audio_codec"] == "aac"
     with av.open(str(tmp_path / "clip.mp4")) as c:
-        assert [s.type for s in c.streams] == ["video", "audio"]
+        assert [s.type for s in c.streams] == ["video", "audio", "data"]  # data: the timecode track
+        assert c.streams.video[0].metadata["timecode"].startswith(
+            datetime.fromtimestamp(result.actual_start_us / 1e6, UTC).strftime("%H:%M:%S:"))
         a = c.streams.audio[0]
         assert a.codec_context.name == "aac"
         apkts = [p for p in c.demux(a) if p.size]
         created = c.metadata["creation_time"]
-    assert result.actual_start_us is not None and result.actual_end_us is not None
     wall = datetime.fromtimestamp(result.actual_start_us / 1e6, UTC).isoformat()[:19]
     assert created[:19] == wall
     assert a.time_base is not None
