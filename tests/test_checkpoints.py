@@ -142,3 +142,27 @@ def test_daemon_serves_timestamped_checkpoints_to_a_monitor(tmp_path: Path, tsa:
 
     assert r.returncode == 0, r.stdout + r.stderr
     assert "INTACT" in r.stdout.splitlines()[-1]
+
+
+def test_covering_finds_the_first_checkpoint_past_a_link(index: Index, key: DeviceKey) -> None:
+    from storage.index import NewSegment
+
+    def seg(cam: str, i: int) -> None:
+        index.add_segment(NewSegment(cam, i * S, (i + 1) * S, f"segments/{cam}/{i}.mp4", 10, 25, "h264", 160, 120,
+                                     "ab" * 32), i)
+
+    seg("gate-1", 0)
+    checkpoints.make_checkpoint(index, key, "box-7", 1 * S)  # #1: gate-1 at 0, no gate-2 yet
+    for i in (1, 2):
+        seg("gate-1", i)
+    seg("gate-2", 0)
+    checkpoints.make_checkpoint(index, key, "box-7", 2 * S)  # #2: gate-1 at 2, gate-2 at 0
+    checkpoints.make_checkpoint(index, key, "box-7", 3 * S)  # #3: the same heads
+    seg("gate-2", 1)
+    checkpoints.make_checkpoint(index, key, "box-7", 4 * S)  # #4: gate-2 at 1
+
+    found = {(cam, seq): [c.id for c in checkpoints.covering(index.reader(), cam, seq)]
+             for cam, seq in (("gate-1", 0), ("gate-1", 1), ("gate-1", 2), ("gate-1", 3), ("gate-2", 0),
+                              ("gate-2", 1), ("gate-2", 2), ("gate-9", 0))}
+    assert found == {("gate-1", 0): [1], ("gate-1", 1): [2], ("gate-1", 2): [2], ("gate-1", 3): [],
+                     ("gate-2", 0): [2], ("gate-2", 1): [4], ("gate-2", 2): [], ("gate-9", 0): []}

@@ -107,7 +107,7 @@ def cmd_verify(ns: argparse.Namespace) -> int:
         own = since(store.index.reader(), 0, 0, 2**62)
         report = verify_store(store, ns.camera, checks, wanted_positions([*own, *(archive or [])]))
         if ns.camera is None:
-            check_integrity(cfg, store, report, archive, trusted_key(store, archived_key, ns.public_key, report))
+            check_integrity(cfg, store, report, archive, own, trusted_key(store, archived_key, ns.public_key, report))
     finally:
         store.close()
     for line in report.problems:

@@ -10,7 +10,6 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.config import EdgeConfig
-from storage import checkpoints
 from storage.checkpoint_verify import CheckpointFindings, check_checkpoints
 from storage.checkpoints import Checkpoint, iso_us, parse_archive
 from storage.signing import PUBLIC_NAME, fingerprint, load_public_pem
@@ -76,9 +75,10 @@ def trusted_key(store: SegmentStore, archived: str | None, explicit: Path | None
 
 
 def check_integrity(cfg: EdgeConfig, store: SegmentStore, report: VerifyReport, archive: list[Checkpoint] | None,
-                    public: Ed25519PublicKey | None) -> list[CheckpointFindings]:
+                    own: list[Checkpoint], public: Ed25519PublicKey | None) -> list[CheckpointFindings]:
+    """`own`: the box's checkpoints as read BEFORE the walk (one made during it may name heads the
+    walk has not seen)."""
     conn = store.index.reader()
-    own = checkpoints.since(conn, 0, 0, 2**62)
     tsa = tsa_verifier(cfg)
     out: list[CheckpointFindings] = []
     if public is None:
