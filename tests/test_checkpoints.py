@@ -166,3 +166,14 @@ def test_covering_finds_the_first_checkpoint_past_a_link(index: Index, key: Devi
                               ("gate-2", 1), ("gate-2", 2), ("gate-9", 0))}
     assert found == {("gate-1", 0): [1], ("gate-1", 1): [2], ("gate-1", 2): [2], ("gate-1", 3): [],
                      ("gate-2", 0): [2], ("gate-2", 1): [4], ("gate-2", 2): [], ("gate-9", 0): []}
+
+
+def test_integrity_config_is_checked() -> None:
+    from edge.config import ConfigError, parse_config
+
+    cfg = parse_config({})
+    assert cfg.integrity.checkpoint_seconds == 300 and cfg.integrity.tsa_url is None
+    with pytest.raises(ConfigError) as err:
+        parse_config({"integrity": {"tsa_url": "ftp://tsa.example/", "checkpoint_seconds": 1}})
+    text = str(err.value) + " ".join(err.value.problems)
+    assert "integrity.tsa_url" in text and "integrity.checkpoint_seconds" in text
