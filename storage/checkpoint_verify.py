@@ -61,11 +61,11 @@ class CheckpointFindings:
         self._seen.clear()
 
 
-def _register_chain(conn: sqlite3.Connection) -> tuple[int, dict[int, str]] | None:
+def _register_top(conn: sqlite3.Connection) -> int | None:
+    """The newest register entry id (0: empty), None without a register table."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='register'").fetchone() is None:
         return None
-    top = conn.execute("SELECT coalesce(max(id), 0) FROM register").fetchone()[0]
-    return int(top), {}
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM register").fetchone()[0])
 
 
 def check_checkpoints(report: VerifyReport, conn: sqlite3.Connection, cps: Sequence[Checkpoint],
@@ -76,13 +76,13 @@ def check_checkpoints(report: VerifyReport, conn: sqlite3.Connection, cps: Seque
     "box"). `box_copy`: the box's own checkpoints by id, which must hold each archived one."""
     f = CheckpointFindings()
     starts = v2_starts(conn)
-    reg = _register_chain(conn)
+    reg_top = _register_top(conn)
     prev: Checkpoint | None = None
     for cp in cps:
         f.checked += 1
         label = f"checkpoint #{cp.id} ({iso_us(cp.time_us)}, {source})"
         if not cp.signature_ok(public):
-            f.problems.append(f"CHECKPOINT #{cp.id} ({source}): signature does not verify with the device key")
+            f.once("sig", source, f"CHECKPOINT #{cp.id} ({source}): signature does not verify with the device key")
             prev = None
             continue
         try:
@@ -109,11 +109,12 @@ def check_checkpoints(report: VerifyReport, conn: sqlite3.Connection, cps: Seque
             try:
                 gen_us = tsa.verify(cp.tsa_token, cp.body.encode("utf-8"))
             except TsaError as exc:
-                f.problems.append(f"TIMESTAMP {label}: token does not verify ({exc})")
+                f.once("tsa", source, f"TIMESTAMP {label}: token does not verify ({exc})")
             else:
                 f.timestamped += 1
                 if gen_us < cp.time_us - CLOCK_SKEW_US:
-                    f.problems.append(f"TIMESTAMP {label}: TSA time {iso_us(gen_us)} is before the checkpoint")
+                    f.once("tsa-early", source,
+                           f"TIMESTAMP {label}: TSA time {iso_us(gen_us)} is before the checkpoint")
                 elif gen_us - cp.time_us > 3_600_000_000:
                     f.notes.append(f"TIMESTAMP {label}: stamped {(gen_us - cp.time_us) / 3.6e9:.1f} h after it"
                                    " was made (TSA outage?); it proves the state only from then")
@@ -132,9 +133,9 @@ def check_checkpoints(report: VerifyReport, conn: sqlite3.Connection, cps: Seque
         r = content.get("register")
         if r is not None:
             rid, rlink = int(r["id"]), str(r["link"])
-            if reg is None or reg[0] < rid:
+            if reg_top is None or reg_top < rid:
                 f.once("trunc", "register", f"TRUNCATED register: {label} names entry #{rid}, the register ends"
-                       f" at #{0 if reg is None else reg[0]}")
+                       f" at #{reg_top or 0}")
             else:
                 row = conn.execute("SELECT chain FROM register WHERE id=?", (rid,)).fetchone()
                 if row is None or str(row[0]) != rlink:
