@@ -321,6 +321,29 @@ def test_box_timestamped_checkpoint_catches_a_resigned_rewrite(tmp_path: Path, t
     assert any(line.startswith("TIMESTAMP checkpoint #1") and "token does not verify" in line for line in out), out
 
 
+def test_replaced_device_key_is_named(box: Box) -> None:
+    """The insider makes a new device key to re-sign a rewrite: the archive keeps the old one."""
+    edit_field("codec", "hevc")(box)
+    shutil.rmtree(box.root / "keys")
+    key = load_or_create(box.root / "keys")
+    with contextlib.closing(box.conn()) as c:
+        c.execute("DROP TRIGGER checkpoints_token_once")
+        body = json.loads(c.execute("SELECT body FROM checkpoints WHERE id=1").fetchone()[0])
+        body["cameras"], body["key"] = checkpoints.heads(c), key.fingerprint
+        new = canonical_json(body)
+        c.execute("UPDATE checkpoints SET body=?, signature=? WHERE id=1",
+                  (new.decode(), base64.b64encode(key.sign(new)).decode()))
+    assert box.verify()[0] == 0  # consistent inside the box, with the box's (new) key
+
+    rc, out = box.verify("--checkpoints", str(box.archive))
+
+    assert rc != 0
+    assert any(line.startswith("KEY: the box's device key SHA256:") for line in out), out
+    assert "CHECKPOINT #1 (box): signature does not verify with the device key" in out
+    assert any(line.startswith("CHECKPOINT #1: the box's copy differs from the archived one") for line in out)
+    assert any(line.startswith("REWRITTEN gate-1 #7") for line in out), out
+
+
 def test_verify_of_a_missing_store_creates_nothing(tmp_path: Path) -> None:
     root = tmp_path / "nothing"
     config = write_config(tmp_path / "edge.toml", {"storage": {"root": str(root)}}, [])
