@@ -68,8 +68,8 @@ box's own `edge verify` can show these segments are those recorded. Clips are st
    from the first source segment to that head (chain-CAMERA.jsonl). `edge verify-export` checks
    them; the checkpoint's signature alone, with OpenSSL:
 
-     base64 -d <<< "$(python3 -c 'import json;print(json.load(open("checkpoint-N.json"))["signature"])')" > cp.sig
-     openssl pkeyutl -verify -pubin -inkey {public_key} -rawin -in checkpoint-N.body.json -sigfile cp.sig
+     openssl pkeyutl -verify -pubin -inkey {public_key} -rawin -in checkpoint-N.body.json \\
+         -sigfile checkpoint-N.sig
 
    and its RFC 3161 timestamp (when checkpoint-N.tsr is present; tsa-ca.pem is the TSA's CA):
 

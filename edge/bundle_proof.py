@@ -6,6 +6,7 @@ segments → chain links → the checkpoint head → its signature and its times
 Files, all ordinary bundle files (flat, listed with their hashes in the signed manifest):
   checkpoint-N.json       the checkpoint as the API serves it (body, signature, token)
   checkpoint-N.body.json  the exact signed and timestamped bytes
+  checkpoint-N.sig        its raw Ed25519 signature (openssl pkeyutl -verify ... -sigfile)
   checkpoint-N.tsr        the TSA's reply (openssl ts -verify -data checkpoint-N.body.json -in ...)
   chain-CAMERA.jsonl      one link a line: {"seq", "link", "record"}; link = SHA-256(previous link ||
                           record) for v2 records (canonical JSON); v1 records are recomputed as
@@ -15,6 +16,7 @@ Files, all ordinary bundle files (flat, listed with their hashes in the signed m
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -98,6 +100,7 @@ def add_proof(directory: Path, cfg: EdgeConfig, index: Index, key: DeviceKey, so
         files[chain_name] = b"".join(canonical_json(item) + b"\n" for item in run)
         files[f"checkpoint-{cp.id}.json"] = json.dumps(cp.to_json(), indent=2, sort_keys=True).encode() + b"\n"
         files[f"checkpoint-{cp.id}.body.json"] = cp.body.encode("utf-8")
+        files[f"checkpoint-{cp.id}.sig"] = base64.b64decode(cp.signature)
         if cp.tsa_token is not None:
             files[f"checkpoint-{cp.id}.tsr"] = cp.tsa_token
         proof["cameras"][cam] = {"checkpoint": cp.id, "checkpoint_time": cp.content["time"],

@@ -73,6 +73,10 @@ def test_clip_checks_against_a_timestamped_checkpoint(tmp_path: Path, tsa: TsaSe
                         "-CAfile", "tsa-ca.pem"], cwd=bundle, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and "Verification: OK" in r.stdout, r.stdout + r.stderr
     assert "openssl ts -verify -data checkpoint-N.body.json" in (bundle / VERIFY).read_text()
+    r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "device_ed25519.pub.pem", "-rawin",
+                        "-in", "checkpoint-1.body.json", "-sigfile", "checkpoint-1.sig"], cwd=bundle,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "Signature Verified Successfully" in r.stdout, r.stdout + r.stderr
 
 
 def test_footage_newer_than_the_last_checkpoint_gets_one_signed_for_the_bundle(tmp_path: Path) -> None:
