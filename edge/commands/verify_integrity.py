@@ -10,6 +10,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.config import EdgeConfig
+from storage.chain_store import has_chain_v2, v2_starts
 from storage.checkpoint_verify import CheckpointFindings, check_checkpoints
 from storage.checkpoints import Checkpoint, iso_us, parse_archive
 from storage.signing import PUBLIC_NAME, fingerprint, load_public_pem
@@ -111,6 +112,10 @@ def check_integrity(cfg: EdgeConfig, store: SegmentStore, report: VerifyReport, 
                 if cp.tsa_token is None and cp.time_us < cutoff:
                     report.problems.append(f"TIMESTAMP checkpoint #{cp.id} ({iso_us(cp.time_us)}, box): no TSA token,"
                                            f" though checkpoint #{stamped[-1].id} has one (token removed?)")
+    elif any(walk.head >= v2_starts(conn).get(cam, 0) for cam, walk in report.walks.items() if walk.head >= 0) \
+            and has_chain_v2(conn):
+        # The daemon signs a checkpoint as soon as it starts, before its first chain-v2 link.
+        report.problems.append("CHECKPOINTS: none on the box, though it has chain v2 links (deleted?)")
     else:
         report.notes.append("the box has no checkpoints")
     return out
