@@ -13,8 +13,10 @@ from retention_helpers import Box, add_aged
 
 from edge.clock import DAY_US
 from edge.register import Query, verify_register
+from storage import checkpoints
 from storage.index import Segment
 from storage.retention_check import unrecorded_deletes
+from storage.signing import load_or_create
 from storage.verify import verify_store
 
 
@@ -155,6 +157,10 @@ def test_edge_verify_after_retention_and_behind_the_stores_back(box: Box, tmp_pa
     box.engine.sweep(need_bytes=10**12)
     cfg = write_config(tmp_path / "edge.toml", {"storage": {"root": str(box.root)}},
                        [{"id": "a", "url": "rtsp://127.0.0.1:1/a", "site_category": "street"}])
+    # What the daemon does at start: its device key and a signed checkpoint of the heads.
+    checkpoints.ensure_schema(box.store.index)
+    checkpoints.make_checkpoint(box.store.index, load_or_create(box.store.layout.keys_dir), "edge-box",
+                                box.store.clock.now_us())
     box.close()
     ok = run_edge("verify", "-c", str(cfg))
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -82,8 +82,14 @@ def check_integrity(cfg: EdgeConfig, store: SegmentStore, report: VerifyReport, 
     conn = store.index.reader()
     tsa = tsa_verifier(cfg)
     out: list[CheckpointFindings] = []
+    uses_v2 = has_chain_v2(conn) and any(
+        walk.head >= v2_starts(conn).get(cam, 0) for cam, walk in report.walks.items() if walk.head >= 0)
     if public is None:
-        report.notes.append("no device public key: checkpoints not checked")
+        if uses_v2:
+            # The daemon makes its key and a first checkpoint at start, before any chain-v2 link.
+            report.problems.append("KEY: no device public key on the box, though it has chain v2 links (deleted?)")
+        else:
+            report.notes.append("no device public key: checkpoints not checked")
         return out
     if archive is not None:
         out.append(check_checkpoints(report, conn, archive, public, cfg.box.id, "archive", tsa,
@@ -112,8 +118,7 @@ def check_integrity(cfg: EdgeConfig, store: SegmentStore, report: VerifyReport, 
                 if cp.tsa_token is None and cp.time_us < cutoff:
                     report.problems.append(f"TIMESTAMP checkpoint #{cp.id} ({iso_us(cp.time_us)}, box): no TSA token,"
                                            f" though checkpoint #{stamped[-1].id} has one (token removed?)")
-    elif any(walk.head >= v2_starts(conn).get(cam, 0) for cam, walk in report.walks.items() if walk.head >= 0) \
-            and has_chain_v2(conn):
+    elif uses_v2:
         # The daemon signs a checkpoint as soon as it starts, before its first chain-v2 link.
         report.problems.append("CHECKPOINTS: none on the box, though it has chain v2 links (deleted?)")
     else:
