@@ -2,34 +2,45 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.runtime
+TEST_STAMP := $(VENV)/.test
 PYTEST_WORKERS ?= 4
+SOURCES := edge capture storage api tests bench
 
-.PHONY: demo test lint bench sysdeps clean
+.PHONY: demo test lint wheel-check bench clean
 
-sysdeps:
-	@bash scripts/sysdeps.sh
-
-$(STAMP): pyproject.toml | sysdeps
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+# The runtime alone (what a box runs); the test tools come on top for `make test`.
+$(RUNTIME_STAMP): pyproject.toml | $(VENV)/bin/python
+	@bash scripts/sysdeps.sh sim
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	@bash scripts/sysdeps.sh test
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(RUNTIME_STAMP) $@
+
+demo: $(RUNTIME_STAMP)
 	$(BIN)/edge demo
 
-test: $(STAMP)
-	$(BIN)/ruff check edge capture storage api tests bench
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# The install a site does (a wheel in a fresh venv, outside the checkout), exercised end to end.
+wheel-check: $(TEST_STAMP)
+	PYTHON=$(PYTHON) bash scripts/wheel_check.sh
+
+test: lint wheel-check
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
-lint: $(STAMP)
-	$(BIN)/ruff check edge capture storage api tests bench
-	$(BIN)/mypy
-
-bench: $(STAMP)
-	@bash scripts/sysdeps.sh --ffmpeg
+bench: $(TEST_STAMP)
+	@bash scripts/sysdeps.sh bench
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -10,7 +10,7 @@ import anyio
 from fastapi import Depends, FastAPI
 
 if TYPE_CHECKING:
-    from edge.daemon import Daemon
+    from edge.app.runtime import Runtime
 
 
 def _preload_anyio() -> None:
@@ -24,14 +24,14 @@ def _preload_anyio() -> None:
                 getattr(anyio, name)
 
 
-def create_app(daemon: Daemon) -> FastAPI:
+def create_app(daemon: Runtime) -> FastAPI:
     _preload_anyio()
     # No anonymous /openapi.json (deny by default): the schema is served to authenticated users below.
     app = FastAPI(title="edge", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.daemon = daemon
 
     from api.routes import health, metrics
-    from edge.metrics import make_registry
+    from edge.monitor.metrics import make_registry
 
     # /healthz, /readyz, /api/v1/status and /metrics; a metrics registry per app, never the global one.
     app.state.metrics_registry = make_registry(daemon)
@@ -43,13 +43,25 @@ def create_app(daemon: Daemon) -> FastAPI:
     for module in (exports, holds, audit, checkpoints):
         app.include_router(module.router)
 
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    from api.presenters import http_error
+    from edge.access.workflow import WorkflowError
+
+    @app.exception_handler(WorkflowError)
+    def refused_step(_: Request, err: WorkflowError) -> JSONResponse:
+        """A refused workflow step (already registered by the domain) as its HTTP answer."""
+        http = http_error(err)
+        return JSONResponse({"detail": http.detail}, status_code=http.status_code)
+
     from api.web import install as install_web
 
     # The maintenance page: login, overview, cameras, exports, holds, register, filing pack.
     install_web(app, daemon)
 
     from api.auth import Principal, require
-    from edge.users import STATUS_ROLES
+    from edge.access.users import STATUS_ROLES
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi_schema(_: Principal = Depends(require(*STATUS_ROLES))) -> dict[str, Any]:  # noqa: B008

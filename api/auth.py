@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from edge.register import Actor
-from edge.users import Role, User
+from edge.access.users import Role, User
+from storage.register import Actor
 
 if TYPE_CHECKING:
-    from edge.daemon import Daemon
+    from edge.app.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="API token from `edge user add` or `edge token rotate`")
 
@@ -33,8 +33,8 @@ class Principal:
         return Actor(self.user.name, self.user.role.value, self.user.credential_id, self.source)
 
 
-def daemon_of(request: Request) -> Daemon:
-    d: Daemon = request.app.state.daemon
+def daemon_of(request: Request) -> Runtime:
+    d: Runtime = request.app.state.daemon
     return d
 
 

@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from edge.access.exports import ExportSpec
 from edge.config import CAMERA_ID
+from storage.clock import datetime_to_us
 
 
 def _encodable(v: str) -> str:
@@ -75,6 +77,11 @@ class ExportRequestIn(In):
     approval_document: ApprovalDocument
     hold: bool = Field(default=False, description="Footage handed to police: hold the range for the statutory "
                                                   "period (Art. 19(8)).")
+
+    def to_spec(self) -> ExportSpec:
+        return ExportSpec(tuple(self.cameras), datetime_to_us(self.start), datetime_to_us(self.end), self.purpose,
+                          self.case_number, self.recipient.model_dump(), self.approval_document.model_dump(mode="json"),
+                          self.hold)
 
     @model_validator(mode="after")
     def _range(self) -> ExportRequestIn:

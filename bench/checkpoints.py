@@ -50,7 +50,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         index = Index(tmp / "index.sqlite3")
-        checkpoints.ensure_schema(index)
         key = load_or_create(tmp / "keys")
         log(f"filling {CAMERAS} cameras x {SEGMENTS} segments")
         now = 1_800_000_000_000_000

@@ -6,7 +6,7 @@ segments through the store API (`SegmentStore.open_segment` / `commit`: real fil
 chain and index rows), i.e. one hour of footage of one camera.
 
 Measured, each `--reps` times alternately (best and median kept):
-- edge: `storage.export.write_clip` over the hour (re-hashes every source against the index,
+- edge: `storage.clip_mux.write_clip` over the hour (re-hashes every source against the index,
   stream-copies into one MP4 with +faststart, hashes the result);
 - ffmpeg: `ffmpeg -f concat -safe 0 -i list -c copy out.mp4` over the same 60 files.
 Throughput is footage seconds per wall second ("x real time"). Goal: edge >= 200x.
@@ -32,8 +32,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, log, machine, ratio  # noqa: E402
-from capture.simulator import Simulator, default_clip_dir, make_clip, simulator_available  # noqa: E402
-from edge.clock import OffsetClock  # noqa: E402
+from capture.sim.simulator import Simulator, default_clip_dir, make_clip, simulator_available  # noqa: E402
+from storage.clock import OffsetClock  # noqa: E402
 
 CAMERA = "cam-1"
 GOAL_X_REALTIME = 200.0
@@ -49,8 +49,8 @@ def recorded_segment(seconds: int) -> tuple[Path, dict[str, Any]]:
     meta_path = out.with_suffix(".json")
     if out.exists() and meta_path.exists():
         return out, json.loads(meta_path.read_text())
+    from edge.cli.wiring import build_daemon
     from edge.config import parse_config
-    from edge.daemon import Daemon
     from storage.index import Index
 
     clip = make_clip(default_clip_dir(), "normal", 1920, 1080, fps=25, gop=50, seconds=8.0, bitrate=3_000_000, seed=0)
@@ -61,11 +61,11 @@ def recorded_segment(seconds: int) -> tuple[Path, dict[str, Any]]:
             "api": {"enabled": False}, "health": {"enabled": False},
             "cameras": [{"id": CAMERA, "url": sim.url("cam1"), "site_category": "street"}],
         })
-        d = Daemon(cfg, clock=OffsetClock())
+        d = build_daemon(cfg, OffsetClock())
         d.start()
         try:
             deadline = time.monotonic() + seconds * 3 + 30
-            while d.store.index.last_segment(CAMERA) is None:
+            while d.box.store.index.last_segment(CAMERA) is None:
                 if time.monotonic() > deadline:
                     raise RuntimeError("no segment recorded in time")
                 time.sleep(0.5)
@@ -107,7 +107,7 @@ def build_store(root: Path, source: Path, meta: dict[str, Any], count: int) -> t
 
 
 def run_edge(store: Any, start: int, end: int, out: Path) -> dict[str, Any]:
-    from storage.export import write_clip
+    from storage.clip_mux import write_clip
 
     segs = store.index.segments_in_range(CAMERA, start, end)
     t0 = time.perf_counter()
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "setup": {"footage_s": round(footage_s, 1), "segments": count, "segment_s": meta["duration_us"] / 1e6,
                   "source_bytes": meta["bytes"] * count, "reps": args.reps,
                   "source": "one real edge-recorded 1080p25 ~3 Mbit/s segment replicated through the store API",
-                  "edge": "storage.export.write_clip (re-hash sources, stream copy, +faststart, hash result)",
+                  "edge": "storage.clip_mux.write_clip (re-hash sources, stream copy, +faststart, hash result)",
                   "ffmpeg": "ffmpeg -f concat -safe 0 -i list -c copy out.mp4"},
         "goals": {"x_realtime_min": GOAL_X_REALTIME},
         "edge": edge_side, "ffmpeg": ff_side,

@@ -26,12 +26,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, log, machine  # noqa: E402
-from capture.simulator import Simulator, default_clip_dir, make_clip  # noqa: E402
+from capture.sim.simulator import Simulator, default_clip_dir, make_clip  # noqa: E402
+from edge.access.exports import ExportSpec, State  # noqa: E402
+from edge.access.users import Role  # noqa: E402
+from edge.app.daemon import Daemon  # noqa: E402
+from edge.cli.wiring import build_daemon  # noqa: E402
 from edge.config import parse_config  # noqa: E402
-from edge.daemon import Daemon  # noqa: E402
-from edge.exports import ExportSpec, State  # noqa: E402
-from edge.register import Actor  # noqa: E402
-from edge.users import Role  # noqa: E402
+from storage.register import Actor  # noqa: E402
 from storage.store import StreamInfo  # noqa: E402
 
 SEGMENT_SECONDS = 10.0
@@ -43,7 +44,7 @@ def record(root: Path, seconds: float) -> None:
         cfg = parse_config({"storage": {"root": str(root), "segment_seconds": SEGMENT_SECONDS},
                             "api": {"enabled": False}, "health": {"enabled": False},
                             "cameras": [{"id": "live-1", "url": sim.url("cam"), "site_category": "street"}]})
-        d = Daemon(cfg)
+        d = build_daemon(cfg)
         d.start()
         time.sleep(seconds + SEGMENT_SECONDS)  # the last segment closes at the stop
         d.request_stop()
@@ -52,13 +53,13 @@ def record(root: Path, seconds: float) -> None:
 
 def stretch(d: Daemon, hours: float) -> tuple[int, int, int, int]:
     """Copy the recorded segments back to back under camera 'bench-1'; returns (start, end, n, bytes)."""
-    store = d.store
+    store = d.box.store
     recorded = list(store.index.chain_of("live-1"))[1:-1]  # whole segments only (not the first/last cut)
     if not recorded:
         raise SystemExit("nothing recorded")
     span = sum(s.end_us - s.start_us for s in recorded)
     copies = int(hours * 3_600_000_000 // span) + 1
-    start = d.clock.now_us() - copies * span - 600_000_000
+    start = d.box.clock.now_us() - copies * span - 600_000_000
     t, n, size = start, 0, 0
     for _ in range(copies):
         for seg in recorded:
@@ -83,32 +84,32 @@ def main(argv: list[str] | None = None) -> int:
         record(root, ns.record)
         cfg = parse_config({"storage": {"root": str(root), "segment_seconds": SEGMENT_SECONDS},
                             "api": {"enabled": False}, "access": {"max_export_hours": max(24.0, ns.hours)}})
-        d = Daemon(cfg)  # not started: its store, exports and producer are used directly
+        d = build_daemon(cfg)  # not started: its store, exports and producer are used directly
         try:
             start, end, n, size = stretch(d, ns.hours)
             log(f"{n} segments, {size / 1e9:.2f} GB, {(end - start) / 3.6e9:.2f} h")
             officer = Actor("officer-1", "officer", "PSB-1", "bench")
-            approver_user, _ = d.users.add("approver-1", Role.APPROVER, "PSB-2")
+            approver_user, _ = d.box.users.add("approver-1", Role.APPROVER, "PSB-2")
             range_end = start + int(ns.hours * 3_600_000_000)
-            exp = d.exports.request(officer, ExportSpec(("bench-1",), start, range_end, "benchmark", "BENCH-1",
+            exp = d.box.exports.request(officer, ExportSpec(("bench-1",), start, range_end, "benchmark", "BENCH-1",
                                                         {"name": "n/a", "unit": "n/a"},
                                                         {"number": "n/a", "issued_by": "n/a",
                                                          "issued_on": "2026-01-01", "sha256": None}))
-            exp = d.exports.approve(exp.id, approver_user, Actor("approver-1", "approver", "PSB-2", "bench"))
+            exp = d.box.exports.approve(exp.id, approver_user, Actor("approver-1", "approver", "PSB-2", "bench"))
             t0 = time.perf_counter()
             d.export_producer.produce(exp)
             produce_s = time.perf_counter() - t0
-            done = d.exports.get(exp.id)
+            done = d.box.exports.get(exp.id)
             assert done is not None and done.state is State.READY, done
             bundle = d.export_producer.final_dir(exp.id)
             clip_bytes = (bundle / "bench-1.mp4").stat().st_size
-            from edge.bundle import zip_stream
+            from edge.access.bundle import zip_stream
 
             t0 = time.perf_counter()
             zipped = sum(len(c) for c in zip_stream(bundle, f"export-{exp.id}"))
             zip_s = time.perf_counter() - t0
         finally:
-            d.store.close()
+            d.box.store.close()
         result: dict[str, Any] = {
             "benchmark": "export_time", "machine": machine(),
             "footage": {"recorded_seconds": ns.record, "segment_seconds": SEGMENT_SECONDS, "resolution": "1920x1080",

@@ -20,10 +20,10 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture import health  # noqa: E402
-from capture.clips import make_clip  # noqa: E402
+from capture import image_checks as health  # noqa: E402
 from capture.sampler import Sample, decode  # noqa: E402
-from edge.baseline import PICTURE_WIDTH  # noqa: E402
+from capture.sim.clips import make_clip  # noqa: E402
+from edge.monitor.references import PICTURE_WIDTH  # noqa: E402
 
 
 def keyframes(path: Path) -> list[Sample]:

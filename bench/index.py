@@ -41,8 +41,8 @@ import httpx  # noqa: E402
 
 from bench.common import emit, log, machine, ratio, summary_ms  # noqa: E402
 from edge import legal  # noqa: E402
-from edge.clock import DAY_US, OffsetClock  # noqa: E402
 from storage.chain import GENESIS, segment_link  # noqa: E402
+from storage.clock import DAY_US, OffsetClock  # noqa: E402
 from storage.layout import SEGMENT_SUFFIX, Layout, day_name, segment_stem  # noqa: E402
 
 SEGMENT_US = 60_000_000
@@ -195,23 +195,22 @@ def daemon_config(root: Path, cameras: list[str]) -> Any:
 
 
 def measure_status(root: Path, cameras: list[str], n: int, budget_s: float) -> dict[str, Any]:
-    from edge.daemon import Daemon
-    from edge.users import Role
-
+    from edge.access.users import Role
+    from edge.cli.wiring import api_port, build_daemon
     cfg = daemon_config(root, cameras)
     t0 = time.perf_counter()
-    d = Daemon(cfg, clock=OffsetClock())
+    d = build_daemon(cfg, OffsetClock())
     d.start()
     deadline = time.monotonic() + 30
-    while d.api_port is None:
+    while api_port(d) is None:
         if time.monotonic() > deadline:
             raise RuntimeError("the API did not start")
         time.sleep(0.01)
     start_s = time.perf_counter() - t0
     try:
-        _, token = d.users.add("bench-monitor", Role.MONITOR, "BENCH-1")
+        _, token = d.box.users.add("bench-monitor", Role.MONITOR, "BENCH-1")
         samples: list[float] = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{d.api_port}",
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port(d)}",
                           headers={"Authorization": f"Bearer {token}"}, timeout=900) as client:
             t1 = time.perf_counter()
             r = client.get("/api/v1/status")  # warm-up: first-request imports, caches
@@ -235,15 +234,17 @@ def measure_status(root: Path, cameras: list[str], n: int, budget_s: float) -> d
     return out
 
 
-def measure_sweep(root: Path, days: float) -> dict[str, Any]:
+def measure_sweep(root: Path, days: float, end_us: int) -> dict[str, Any]:
     from edge.config import RetentionConfig
-    from edge.register import AccessRegister
     from storage.holds import HoldStore
+    from storage.register import AccessRegister
     from storage.retention import RetentionEngine
     from storage.store import SegmentStore
 
-    # Move the clock so the oldest day (only) is past max_days = the legal floor.
-    clock = OffsetClock(int((legal.MIN_RETENTION_DAYS - days + 1) * DAY_US))
+    # Move the clock so the oldest day (only) is past max_days = the legal floor. Anchored on the
+    # store's synthesized end, not on the time now: the phases before may take minutes on a busy box.
+    target_us = end_us + int((legal.MIN_RETENTION_DAYS - days + 1) * DAY_US)
+    clock = OffsetClock(target_us - time.time_ns() // 1000)
     cfg = RetentionConfig(max_days=legal.MIN_RETENTION_DAYS)
     store = SegmentStore(root, clock)
     try:
@@ -273,7 +274,7 @@ def run_store(label: str, days: float, cameras: list[str], lookups: int, status_
         log(f"{label}: range lookup {out['range_lookup']}")
         out["status"] = measure_status(root, cameras, status_n, status_budget)
         log(f"{label}: status {out['status']}")
-        out["sweep"] = measure_sweep(root, days)
+        out["sweep"] = measure_sweep(root, days, end_us)
         log(f"{label}: sweep {out['sweep']}")
     return out
 

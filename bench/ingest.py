@@ -57,7 +57,7 @@ from bench.common import (  # noqa: E402
     ratio,
     status_kb,
 )
-from capture.simulator import Simulator, default_clip_dir, free_port, make_clip, simulator_available  # noqa: E402
+from capture.sim.simulator import Simulator, default_clip_dir, free_port, make_clip, simulator_available  # noqa: E402
 
 FPS = 25
 SEGMENT_SECONDS = 10

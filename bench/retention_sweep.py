@@ -20,10 +20,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, log, machine  # noqa: E402
-from edge.clock import DAY_US, OffsetClock  # noqa: E402
 from edge.config import RetentionConfig  # noqa: E402
-from edge.register import AccessRegister, Query  # noqa: E402
+from storage.clock import DAY_US, OffsetClock  # noqa: E402
 from storage.holds import HoldStore  # noqa: E402
+from storage.register import AccessRegister, Query  # noqa: E402
 from storage.retention import RetentionEngine  # noqa: E402
 from storage.store import SegmentStore  # noqa: E402
 from storage.totals import StoreTotals  # noqa: E402

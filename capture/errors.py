@@ -6,7 +6,7 @@ import errno
 
 import av.error
 
-from edge.redact import redact_text
+from capture.redact import redact_text
 
 _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
     (av.error.HTTPUnauthorizedError, "unauthorized"),

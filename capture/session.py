@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
+from collections.abc import Callable
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import av
 import av.container
 import av.stream
 
 from capture.segmenter import OutPacket, Segmenter
-from capture.state import CameraState
+from capture.source import CameraSource
+from capture.state import CameraState, CameraStatus
 from capture.timestamps import TimestampPolicy, Verdict
+from storage.clock import Clock
 from storage.index import Segment
-
-if TYPE_CHECKING:
-    from capture.worker import CaptureWorker
+from storage.store import SegmentStore
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,30 @@ def open_options(stall_timeout: float) -> dict[str, str]:
     }
 
 
+class SessionHost(Protocol):
+    """What one connection uses of the worker that runs it (the worker satisfies it; the session
+    never imports the worker, so the two are not a circle)."""
+
+    cfg: CameraSource
+    store: SegmentStore
+    clock: Clock
+    segment_seconds: float
+    status: CameraStatus
+    stop_event: threading.Event
+    on_segment: Callable[[Segment], None] | None
+    on_keyframe: Callable[[str, av.Packet, av.stream.Stream], None] | None
+    paused_reason: str | None
+    audio_warned: bool
+
+    def pause(self, reason: str) -> None: ...
+
+    def gap_open(self, start_us: int, reason: str, detail: str) -> None: ...
+
+    def gap_close(self, end_us: int) -> None: ...
+
+
 class Session:
-    def __init__(self, worker: CaptureWorker) -> None:
+    def __init__(self, worker: SessionHost) -> None:
         self.w = worker
         self.container: av.container.InputContainer | None = None
         self.segmenter: Segmenter | None = None

@@ -16,11 +16,11 @@ import av
 import av.stream
 
 from capture.errors import classify
+from capture.redact import redact_text, redact_url
 from capture.session import Reconnect, Session
+from capture.source import CameraSource
 from capture.state import CameraState, CameraStatus
-from edge.clock import Clock
-from edge.config import CameraConfig
-from edge.redact import redact_text, redact_url
+from storage.clock import Clock
 from storage.index import Segment
 from storage.store import SegmentStore
 
@@ -34,7 +34,7 @@ KeyframeHook = Callable[[str, av.Packet, av.stream.Stream], None]
 class CaptureWorker:
     def __init__(
         self,
-        camera: CameraConfig,
+        camera: CameraSource,
         store: SegmentStore,
         segment_seconds: float,
         clock: Clock,

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from capture.redact import redact_text
 from edge import legal
-from edge.redact import redact_text
 
 CAMERA_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

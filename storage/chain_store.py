@@ -1,15 +1,16 @@
 """Chain v2 in the index: the migration, the per-camera head, and the gap links.
 
-`migrate_chain_v2(conn)` is self-contained (at the schema.py merge it becomes the next numbered
-migration). It adds the gap link columns and `chain_v2_start`, which records for every camera
-that already had (v1) segments the seq at which its v2 links begin; a camera absent from it is
-v2 from seq 0. The table is append-only (triggers), and every signed checkpoint repeats each
-camera's v2 start, so moving the mark to pass v2 rows off as v1 is caught against an archive.
+`migrate_chain_v2(conn)` is migration 2 of storage/schema.py. It adds the gap link columns and
+`chain_v2_start`, which records for every camera that already had (v1) segments the seq at
+which its v2 links begin; a camera absent from it is v2 from seq 0. The table is append-only
+(triggers), and every signed checkpoint repeats each camera's v2 start, so moving the mark to
+pass v2 rows off as v1 is caught against an archive.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from storage.chain import GENESIS, gap_close_record, gap_open_record, link_v2
 
@@ -33,24 +34,13 @@ def has_chain_v2(conn: sqlite3.Connection) -> bool:
     return "open_seq" in {str(r[1]) for r in conn.execute("PRAGMA table_info(gaps)")}
 
 
-def migrate_chain_v2(conn: sqlite3.Connection, now_us: int = 0) -> bool:
-    """Add chain v2 to an index (idempotent); True if it migrated now. `conn` is in autocommit mode."""
-    if has_chain_v2(conn):
-        return False
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if has_chain_v2(conn):  # another process migrated while we waited for the lock
-            conn.execute("ROLLBACK")
-            return False
-        for stmt in CHAIN_V2_DDL:
-            conn.execute(stmt)
-        conn.execute("INSERT INTO chain_v2_start (camera, seq, time_us)"
-                     " SELECT camera, max(seq) + 1, ? FROM segments GROUP BY camera", (now_us,))
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return True
+def migrate_chain_v2(conn: sqlite3.Connection) -> None:
+    """Migration 2 (storage/schema.py runs it inside its transaction): the gap link columns and
+    `chain_v2_start`, marking for each camera with (v1) segments where its v2 links begin."""
+    for stmt in CHAIN_V2_DDL:
+        conn.execute(stmt)
+    conn.execute("INSERT INTO chain_v2_start (camera, seq, time_us)"
+                 " SELECT camera, max(seq) + 1, ? FROM segments GROUP BY camera", (time.time_ns() // 1000,))
 
 
 def v2_starts(conn: sqlite3.Connection) -> dict[str, int]:

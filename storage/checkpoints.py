@@ -13,7 +13,8 @@ left the box cannot reproduce its heads. Where a Time-Stamping Authority is conf
 SHA-256 of the body is also timestamped (RFC 3161) and the token kept with the checkpoint, so
 even without an archive a re-made checkpoint shows by its later timestamp.
 
-The table is append-only (triggers); the one update allowed is setting the token once.
+The table (storage/schema.py, migration 3) is append-only (triggers); the one update allowed
+is setting the token once.
 """
 
 from __future__ import annotations
@@ -35,24 +36,6 @@ from storage.signing import DeviceKey, fingerprint, verify_signature
 
 FORMAT = "edge-checkpoint/1"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS checkpoints (
-    id INTEGER PRIMARY KEY,
-    time_us INTEGER NOT NULL,
-    body TEXT NOT NULL,              -- canonical JSON: exactly the signed bytes
-    signature TEXT NOT NULL,         -- base64 Ed25519 signature over body
-    tsa_token BLOB,                  -- RFC 3161 TimeStampResp (DER) over SHA-256(body), once obtained
-    tsa_time_us INTEGER              -- its genTime
-);
-CREATE INDEX IF NOT EXISTS checkpoints_time ON checkpoints (time_us);
-CREATE INDEX IF NOT EXISTS checkpoints_untimed ON checkpoints (id) WHERE tsa_token IS NULL;
-CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
-    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_token_once BEFORE UPDATE ON checkpoints
-    WHEN OLD.tsa_token IS NOT NULL OR NEW.id IS NOT OLD.id OR NEW.time_us IS NOT OLD.time_us
-      OR NEW.body IS NOT OLD.body OR NEW.signature IS NOT OLD.signature
-    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only (only a missing TSA token may be added)'); END;
-"""
 
 
 def iso_us(time_us: int) -> str:
@@ -102,10 +85,6 @@ class Checkpoint:
 
 
 COLUMNS = "id, time_us, body, signature, tsa_token, tsa_time_us"
-
-
-def ensure_schema(index: Index) -> None:
-    index.execute_schema(SCHEMA)
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

@@ -18,36 +18,9 @@ import builtins
 import threading
 from dataclasses import dataclass
 
-from edge.clock import DAY_US, Clock
-from edge.register import AccessRegister, Actor, Entry
+from storage.clock import DAY_US, Clock
 from storage.index import Index
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS holds (
-    id INTEGER PRIMARY KEY,
-    camera TEXT,                     -- NULL: every camera
-    start_us INTEGER NOT NULL,
-    end_us INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    case_number TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    created_us INTEGER NOT NULL,
-    expires_us INTEGER NOT NULL,
-    released_us INTEGER,
-    released_by TEXT,
-    source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS holds_expires ON holds (expires_us) WHERE released_us IS NULL;
-CREATE TRIGGER IF NOT EXISTS holds_no_delete BEFORE DELETE ON holds
-    BEGIN SELECT RAISE(ABORT, 'holds cannot be deleted'); END;
-CREATE TRIGGER IF NOT EXISTS holds_no_shorten BEFORE UPDATE ON holds
-    WHEN NEW.camera IS NOT OLD.camera OR NEW.start_us != OLD.start_us OR NEW.end_us != OLD.end_us
-      OR NEW.created_us != OLD.created_us OR NEW.expires_us < OLD.expires_us
-      OR NEW.reason != OLD.reason OR NEW.case_number != OLD.case_number
-      OR NEW.created_by != OLD.created_by OR NEW.source != OLD.source
-      OR (OLD.released_us IS NOT NULL AND NEW.released_us IS NOT OLD.released_us)
-    BEGIN SELECT RAISE(ABORT, 'a hold cannot be shortened or rewritten'); END;
-"""
+from storage.register import AccessRegister, Actor, Entry
 
 _COLUMNS = ("id, camera, start_us, end_us, reason, case_number, created_by, created_us, expires_us,"
             " released_us, released_by, source")
@@ -92,7 +65,6 @@ class HoldStore:
         self.clock = clock
         self.hold_us = int(hold_days * DAY_US)
         self._lock = threading.Lock()
-        index.execute_schema(SCHEMA)
 
     def create(self, camera: str | None, start_us: int, end_us: int, reason: str, case_number: str,
                created_by: str, source: str = "manual") -> Hold:

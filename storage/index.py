@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -17,51 +16,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from storage.chain import link_v2, segment_record_v2
-from storage.chain_store import chain_gap_close, chain_gap_open, migrate_chain_v2, next_link
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS segments (
-    id INTEGER PRIMARY KEY,
-    camera TEXT NOT NULL,
-    seq INTEGER NOT NULL,            -- position in the camera's chain, from 0
-    start_us INTEGER NOT NULL,       -- wall-clock UTC, microseconds since the epoch
-    end_us INTEGER NOT NULL,
-    path TEXT NOT NULL,              -- relative to the storage root
-    bytes INTEGER NOT NULL,
-    packets INTEGER NOT NULL,
-    codec TEXT NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    chain TEXT NOT NULL,
-    origin TEXT NOT NULL DEFAULT 'recorded',   -- recorded | recovered | adopted
-    state TEXT NOT NULL DEFAULT 'stored',      -- stored | deleting | deleted | missing
-    created_us INTEGER NOT NULL,
-    deleted_us INTEGER,
-    delete_reason TEXT,
-    UNIQUE (camera, seq)
-);
-CREATE INDEX IF NOT EXISTS segments_camera_start ON segments (camera, start_us);
-CREATE INDEX IF NOT EXISTS segments_stored_end ON segments (end_us) WHERE state = 'stored';
-CREATE TABLE IF NOT EXISTS gaps (
-    id INTEGER PRIMARY KEY,
-    camera TEXT NOT NULL,
-    start_us INTEGER NOT NULL,
-    end_us INTEGER,                  -- NULL while the outage lasts
-    reason TEXT NOT NULL,            -- refused | timeout | stream_ended | bad_data | stalled | ...
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS gaps_camera_start ON gaps (camera, start_us);
-CREATE TABLE IF NOT EXISTS anomalies (
-    id INTEGER PRIMARY KEY,
-    time_us INTEGER NOT NULL,
-    camera TEXT,
-    kind TEXT NOT NULL,              -- unindexed_file | missing_file | salvaged | quarantined | ...
-    path TEXT,
-    detail TEXT NOT NULL DEFAULT ''
-);
-"""
+from storage.chain_store import chain_gap_close, chain_gap_open, next_link
+from storage.clock import HOUR_US
+from storage.schema import migrate
 
 
 @dataclass(frozen=True)
@@ -147,9 +104,9 @@ class Index:
         self._writer = _connect(path, read_only)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self.execute_schema(SCHEMA)
-        if not read_only:
-            migrate_chain_v2(self._writer, time.time_ns() // 1000)
+        #: Migrations this open applied (storage/schema.py); empty when the store was current, and
+        #: always for a read-only open (`edge verify` reads a store as it is).
+        self.migrated: list[int] = [] if read_only else migrate(self._writer)
 
     def close(self) -> None:
         with self._lock:
@@ -171,13 +128,6 @@ class Index:
                 self._writer.execute("ROLLBACK")
                 raise
             self._writer.execute("COMMIT")
-
-    def execute_schema(self, ddl: str) -> None:
-        """Other stores (holds, register, users) keep their tables in this same file."""
-        if self.read_only:
-            return  # a read-only reader sees the tables that exist and creates none
-        with self._lock:
-            self._writer.executescript(ddl)
 
     def reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -240,7 +190,7 @@ class Index:
         return self._segments(
             f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE camera=? AND start_us < ? AND start_us >= ?"
             f" AND end_us > ? {state} ORDER BY start_us",
-            (camera, end_us, start_us - 3_600_000_000 * 2, start_us),
+            (camera, end_us, start_us - 2 * HOUR_US, start_us),
         )
 
     def chain_of(self, camera: str) -> Iterator[Segment]:

@@ -13,21 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from storage.clock import datetime_to_us, us_to_datetime
+
 SEGMENT_SUFFIX = ".mp4"
 PARTIAL_SUFFIX = ".mp4.partial"
 TMP_SUFFIX = ".tmp"
 _NAME = re.compile(r"^(\d{8}T\d{6})\.(\d{6})Z$")
-
-
-def us_to_datetime(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
-
-
-def datetime_to_us(dt: datetime) -> int:
-    if dt.tzinfo is None:
-        raise ValueError("naive datetime: times must carry a timezone")
-    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def segment_stem(start_us: int) -> str:

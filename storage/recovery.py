@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.clock import DAY_US
+from storage.clock import DAY_US
 from storage.fsutil import fsync_dir, make_dirs_durable, rename_durable
 from storage.index import NewSegment
 from storage.layout import PARTIAL_SUFFIX, SEGMENT_SUFFIX, TMP_SUFFIX, day_name, parse_stem
@@ -26,12 +26,6 @@ log = logging.getLogger(__name__)
 
 #: Indexes recovery's startup queries rely on, so they never scan every row of a big store:
 #: 'deleting' rows (few by design) and open gaps are found by seeks, not by a full table scan.
-RECOVERY_SCHEMA = """
-CREATE INDEX IF NOT EXISTS segments_deleting ON segments (id) WHERE state = 'deleting';
-CREATE INDEX IF NOT EXISTS gaps_open ON gaps (id) WHERE end_us IS NULL;
--- Also what the status document's "gaps in the last 24 h" seeks on (edge/status.py).
-CREATE INDEX IF NOT EXISTS gaps_camera_end ON gaps (camera, end_us);
-"""
 
 
 @dataclass
@@ -242,7 +236,6 @@ def _plain_file(entry: os.DirEntry[str]) -> bool:
 
 def recover(store: SegmentStore, cameras: Iterable[str]) -> RecoveryReport:
     """Reconcile the store after an unclean stop. Call before any capture worker starts."""
-    store.index.execute_schema(RECOVERY_SCHEMA)
     rec = _Recovery(store)
     layout = store.layout
     names = sorted(set(cameras) | set(layout.cameras_on_disk()))

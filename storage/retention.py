@@ -29,15 +29,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from edge.clock import DAY_US, Clock
-from edge.config import RetentionConfig
-from edge.register import SCHEMA as REGISTER_SCHEMA
-from edge.register import SYSTEM, AccessRegister
+from storage.clock import DAY_US, Clock
 from storage.fsutil import fsync_dir
 from storage.holds import Hold, HoldStore
 from storage.index import SEGMENT_COLUMNS, Index, Segment
 from storage.layout import day_name
+from storage.register import SYSTEM, AccessRegister
 from storage.store import SegmentStore
 from storage.totals import StoreTotals
 
@@ -83,8 +82,18 @@ def _held(seg: Segment, holds: list[Hold]) -> bool:
     return any(h.covers(seg.camera, seg.start_us, seg.end_us) for h in holds)
 
 
+class RetentionPolicy(Protocol):
+    """The retention rules the engine applies (`edge.config.RetentionConfig` satisfies it)."""
+
+    @property
+    def min_days(self) -> float: ...
+
+    @property
+    def max_days(self) -> float | None: ...
+
+
 class RetentionEngine:
-    def __init__(self, store: SegmentStore, holds: HoldStore, register: AccessRegister, cfg: RetentionConfig,
+    def __init__(self, store: SegmentStore, holds: HoldStore, register: AccessRegister, cfg: RetentionPolicy,
                  totals: StoreTotals | None = None, clock: Clock | None = None) -> None:
         self.store = store
         self.index = store.index
@@ -296,7 +305,6 @@ class RetentionEngine:
 
 def deletion_counters(index: Index) -> tuple[int, int]:
     """Totals since the store began, for status: every deleted row, every segment of a recorded breach."""
-    index.execute_schema(REGISTER_SCHEMA)
     r = index.reader()
     deleted = int(r.execute("SELECT count(*) FROM segments WHERE state IN ('deleting', 'deleted')").fetchone()[0])
     breaches = int(r.execute(

@@ -17,7 +17,6 @@ from array import array
 
 import numpy as np
 
-from edge.register import SCHEMA as REGISTER_SCHEMA
 from storage.index import Index
 
 DELETE_ACTIONS = ("retention_delete", "floor_breach")
@@ -30,7 +29,6 @@ def _key(camera: str, seq: int, sha256: str, chain: str) -> int:
 
 def unrecorded_deletes(index: Index) -> list[str]:
     """One `UNRECORDED DELETE camera #seq` line per deleted row the register does not account for."""
-    index.execute_schema(REGISTER_SCHEMA)
     reader = index.reader()
     recorded = array("Q")
     for (detail,) in reader.execute(

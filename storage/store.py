@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.clock import Clock
+from storage.clock import Clock
 from storage.index import Index, NewSegment, Segment
 from storage.layout import Layout
 from storage.pins import Pins

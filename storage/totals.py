@@ -14,11 +14,6 @@ from dataclasses import dataclass, replace
 from storage.index import Index, Segment
 
 #: Indexes the retention code relies on (kept here, next to the queries that need them).
-RETENTION_SCHEMA = """
--- Covering: the startup aggregate and "oldest stored of a camera" read the index alone.
-CREATE INDEX IF NOT EXISTS segments_stored_camera ON segments (camera, start_us, end_us, bytes) WHERE state = 'stored';
-CREATE INDEX IF NOT EXISTS segments_deleting ON segments (id) WHERE state = 'deleting';
-"""
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,6 @@ class StoreTotals:
         self._cams: dict[str, CameraTotals] = {}
         self._loaded_max_id: int | None = None
         self._pending: list[Segment] = []  # closes that arrived before the load finished
-        index.execute_schema(RETENTION_SCHEMA)
 
     def load(self) -> None:
         """The one aggregate query (seconds on millions of rows): run it off the capture threads."""

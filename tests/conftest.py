@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import DaemonProcess  # noqa: E402
 
 from api.app import _preload_anyio  # noqa: E402
-from capture.simulator import Simulator, make_clip, simulator_available  # noqa: E402
+from capture.sim.simulator import Simulator, make_clip, simulator_available  # noqa: E402
 
 # pytest rewrites the modules of every installed pytest plugin (anyio ships one) with ast.parse when
 # they are imported; anyio imports lazily, so a daemon thread's first file response would parse in a
@@ -29,7 +29,7 @@ ARTIFACTS = Path(os.environ.get("EDGE_TEST_ARTIFACTS", Path(__file__).resolve().
 
 @pytest.fixture(scope="session")
 def clip_dir() -> Path:
-    from capture.simulator import default_clip_dir
+    from capture.sim.simulator import default_clip_dir
 
     d = default_clip_dir()
     d.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import httpx
 
-from capture.simulator import free_port
+from capture.sim.simulator import free_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,11 +6,11 @@ import hashlib
 import os
 from pathlib import Path
 
-from edge.clock import DAY_US, OffsetClock
 from edge.config import EdgeConfig, parse_config
-from edge.register import AccessRegister
+from storage.clock import DAY_US, OffsetClock
 from storage.holds import HoldStore
 from storage.index import NewSegment, Segment
+from storage.register import AccessRegister
 from storage.retention import RetentionEngine
 from storage.store import SegmentStore
 

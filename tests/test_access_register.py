@@ -11,9 +11,9 @@ import pytest
 from access_fixtures import add_users, register_rows
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, write_config
 
-from capture.simulator import free_port
-from edge.clock import SystemClock
-from edge.register import AccessRegister, Actor
+from capture.sim.simulator import free_port
+from storage.clock import SystemClock
+from storage.register import AccessRegister, Actor
 from storage.store import SegmentStore
 
 

@@ -18,9 +18,9 @@ from fastapi.routing import APIRoute
 from helpers import DaemonProcess, base_sections, camera, new_daemon, wait_for
 
 from api.app import create_app
-from capture.simulator import free_port
+from capture.sim.simulator import free_port
+from edge.cli.wiring import build_daemon
 from edge.config import load_config
-from edge.daemon import Daemon
 
 OPEN = {"/healthz", "/readyz"}
 #: The web page's sign-in and sign-out: reachable without a session by necessity, and serving no data.
@@ -46,9 +46,9 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProces
 
 def app_routes(config: Path) -> list[tuple[str, str]]:
     """(method, path) of every route the app serves, read from the app itself (not only the schema)."""
-    d = Daemon(load_config(config))
+    d = build_daemon(load_config(config))
     try:
-        app = create_app(d)
+        app = create_app(d.runtime)
         out = []
         # FastAPI includes routers lazily; iter_route_contexts yields every effective route with its full path.
         for ctx in routing.iter_route_contexts(app.routes):
@@ -58,7 +58,7 @@ def app_routes(config: Path) -> list[tuple[str, str]]:
                 out += [(m, ctx.path) for m in sorted(r.methods)]
         return out
     finally:
-        d.store.close()
+        d.box.store.close()
 
 
 def concrete(path: str) -> str:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 
 EXAMPLES = 10
 

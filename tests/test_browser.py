@@ -18,9 +18,9 @@ from conftest import ARTIFACTS
 from helpers import DaemonProcess, base_sections, camera, new_daemon, wait_for
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from capture.simulator import Simulator
-from edge.clock import SystemClock
-from edge.users import Role, UserStore
+from capture.sim.simulator import Simulator
+from edge.access.users import Role, UserStore
+from storage.clock import SystemClock
 from storage.store import SegmentStore
 
 CHROMIUM = "/usr/bin/chromium"

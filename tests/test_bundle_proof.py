@@ -11,13 +11,13 @@ from pathlib import Path
 from fmp4 import encode_fmp4
 from tsa_fixture import TsaServer, tsa  # noqa: F401 (tsa: the fixture)
 
-from edge.bundle import VERIFY, verify_bundle, write_bundle
-from edge.bundle_proof import add_proof
-from edge.clock import SystemClock
+from edge.access.bundle import VERIFY, verify_bundle, write_bundle
+from edge.access.bundle_proof import add_proof
 from edge.config import parse_config
-from edge.tsa_client import TsaClient
+from edge.monitor.tsa_client import TsaClient
 from storage import checkpoints
-from storage.export import write_clip
+from storage.clip_mux import write_clip
+from storage.clock import SystemClock
 from storage.index import Segment
 from storage.signing import load_or_create
 from storage.store import SegmentStore, StreamInfo
@@ -37,7 +37,6 @@ def _bundle(tmp: Path, tsa_server: TsaServer | None, checkpoint_first: bool) -> 
             g = store.index.open_gap("gate-1", t0 + 3 * S + 1, "timeout")
             store.index.close_gap(g, t0 + 3 * S + 2)
     key = load_or_create(store.layout.keys_dir)
-    checkpoints.ensure_schema(store.index)
     integrity: dict[str, object] = {}
     if checkpoint_first:
         cp = checkpoints.make_checkpoint(store.index, key, "box-7", t0 + 20 * S)

@@ -8,14 +8,14 @@ from pathlib import Path
 from helpers import run_edge, write_config
 from retention_helpers import MIN, add_aged, add_segment, config
 
-from edge.alarms import AlarmCenter
-from edge.clock import DAY_US, OffsetClock
-from edge.register import AccessRegister
-from edge.retention_service import RetentionService, retention_status
-from storage.capacity import forecast
+from edge.monitor.alarms import AlarmCenter
+from edge.recording.capacity import forecast
+from edge.recording.retention import RetentionService, retention_status
+from storage.clock import DAY_US, OffsetClock
 from storage.diskspace import Volume
 from storage.holds import HoldStore
 from storage.index import NewSegment
+from storage.register import AccessRegister
 from storage.store import SegmentStore
 
 GB = 10**9

@@ -41,7 +41,8 @@ def downgrade_to_v1(path: Path) -> None:
             prev[cam] = link
         for stmt in ("DROP INDEX gaps_open_link", "DROP INDEX gaps_close_link", "DROP TABLE chain_v2_start",
                      "ALTER TABLE gaps DROP COLUMN open_seq", "ALTER TABLE gaps DROP COLUMN open_chain",
-                     "ALTER TABLE gaps DROP COLUMN close_seq", "ALTER TABLE gaps DROP COLUMN close_chain"):
+                     "ALTER TABLE gaps DROP COLUMN close_seq", "ALTER TABLE gaps DROP COLUMN close_chain",
+                     "DROP TABLE checkpoints", "PRAGMA user_version = 1"):  # schema migration 1: release 0.1
             c.execute(stmt)
 
 

@@ -15,13 +15,13 @@ from access_fixtures import add_users
 from helpers import base_sections, camera, new_daemon, run_edge, wait_for
 from tsa_fixture import TsaServer, tsa  # noqa: F401 (tsa: the fixture)
 
-from capture.simulator import free_port
-from edge.alarms import AlarmCenter
-from edge.clock import OffsetClock
+from capture.sim.simulator import free_port
 from edge.config import IntegrityConfig
-from edge.integrity_service import IntegrityService
-from edge.tsa_client import TsaClient
+from edge.monitor.alarms import AlarmCenter
+from edge.monitor.integrity import IntegrityService
+from edge.monitor.tsa_client import TsaClient
 from storage import checkpoints
+from storage.clock import OffsetClock
 from storage.index import Index
 from storage.signing import DeviceKey, load_or_create
 from storage.tsa import TsaVerifier
@@ -32,7 +32,6 @@ S = 1_000_000
 @pytest.fixture
 def index(tmp_path: Path) -> Iterator[Index]:
     idx = Index(tmp_path / "index.sqlite3")
-    checkpoints.ensure_schema(idx)
     yield idx
     idx.close()
 

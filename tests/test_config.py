@@ -8,7 +8,7 @@ import pytest
 from helpers import run_edge
 
 from edge import legal
-from edge.cli import main
+from edge.cli.main import main
 from edge.config import ConfigError, load_config
 
 GOOD = """

@@ -16,13 +16,13 @@ import pytest
 from helpers import base_sections, camera, wait_for, write_config
 from retention_helpers import add_aged
 
-from capture.simulator import Simulator
-from edge.clock import DAY_US, OffsetClock
+from capture.sim.simulator import Simulator
+from edge.cli.wiring import build_daemon
 from edge.config import load_config
-from edge.daemon import Daemon
-from edge.register import verify_register
+from storage.clock import DAY_US, OffsetClock
 from storage.diskspace import volume_of
 from storage.holds import HoldStore
+from storage.register import verify_register
 from storage.retention_check import unrecorded_deletes
 from storage.store import SegmentStore
 from storage.verify import verify_store
@@ -91,20 +91,21 @@ def test_full_disk_pauses_alarms_resumes_and_deletes_nothing_it_must_keep(
         filler.write_bytes(b"\0" * (16 * MB))
 
     t0 = clock.now_us()
-    d = Daemon(cfg, clock=clock)
+    d = build_daemon(cfg, clock)
     d.start()
     try:
-        wait_for(lambda: d.alarms.is_active("disk_full"), 60, 0.1, "the disk_full alarm")
-        alarm = next(a for a in d.alarms.active() if a.code == "disk_full")
+        wait_for(lambda: d.box.alarms.is_active("disk_full"), 60, 0.1, "the disk_full alarm")
+        alarm = next(a for a in d.box.alarms.active() if a.code == "disk_full")
         assert alarm.severity == "critical" and "gate-1" in alarm.message and "gate-2" in alarm.message
-        wait_for(lambda: all(w.paused_reason == "disk_full" for w in d.workers.values()), 10, 0.1, "paused workers")
+        wait_for(lambda: all(w.paused_reason == "disk_full" for w in d.fleet.workers.values()), 10, 0.1,
+                 "paused workers")
         status = d.retention.status()
         assert status["box"]["paused_cameras"] == ["gate-1", "gate-2"]
         # The evictable old footage went first; the held segment and everything under the floor stayed.
-        states = {s.id: s.state for s in (d.store.index.segment_by_id(o.id) for o in old) if s}
+        states = {s.id: s.state for s in (d.box.store.index.segment_by_id(o.id) for o in old) if s}
         assert states == {old[0].id: "stored", old[1].id: "deleted", old[2].id: "deleted"}
-        assert d.store.path_of(held).exists()
-        young = recorded_segments(d.store, t0)
+        assert d.box.store.path_of(held).exists()
+        young = recorded_segments(d.box.store, t0)
         assert len(young) >= 2 and all(st == "stored" for _c, _s, st, _p in young)
         if kind == "tmpfs":
             assert volume_of(root).free >= RESERVE, "recording paused before eating into the reserve"
@@ -114,21 +115,21 @@ def test_full_disk_pauses_alarms_resumes_and_deletes_nothing_it_must_keep(
         # segment that was open is closed by then.
         for cam in ("gate-1", "gate-2"):
             wait_for(lambda c=cam: any(g.reason == "paused" and g.end_us is None  # type: ignore[misc]
-                                       for g in d.store.index.gaps(c)), 10, 0.1, f"an open 'paused' gap on {cam}")
+                                       for g in d.box.store.index.gaps(c)), 10, 0.1, f"an open 'paused' gap on {cam}")
         # Segment times come from stream timestamps, which may run a little ahead of the clock: count
         # segments instead of comparing times to tell the ones recorded after the resume.
-        last_seq = {c: d.store.index.last_segment(c).seq for c in ("gate-1", "gate-2")}  # type: ignore[union-attr]
+        last_seq = {c: d.box.store.index.last_segment(c).seq for c in ("gate-1", "gate-2")}  # type: ignore[union-attr]
 
         # Space comes back: recording resumes by itself.
         if kind == "tmpfs":
             filler.unlink()
         else:
             clock.advance(31 * DAY_US)  # the recorded footage passes the floor and becomes evictable
-        wait_for(lambda: not d.alarms.is_active("disk_full"), 20, 0.1, "the disk_full alarm to clear")
-        wait_for(lambda: all(d.store.index.last_segment(c).seq > last_seq[c]  # type: ignore[union-attr]
+        wait_for(lambda: not d.box.alarms.is_active("disk_full"), 20, 0.1, "the disk_full alarm to clear")
+        wait_for(lambda: all(d.box.store.index.last_segment(c).seq > last_seq[c]  # type: ignore[union-attr]
                              for c in ("gate-1", "gate-2")), 30, 0.2, "new segments after the resume")
         for cam in ("gate-1", "gate-2"):
-            gap = next(g for g in d.store.index.gaps(cam) if g.reason == "paused")
+            gap = next(g for g in d.box.store.index.gaps(cam) if g.reason == "paused")
             assert gap.end_us is not None and gap.detail == "disk_full", "the pause ended where footage resumed"
     finally:
         d.shutdown()

@@ -10,11 +10,11 @@ from pathlib import Path
 import av
 from helpers import camera, wait_for
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 from capture.worker import CaptureWorker
-from edge.clock import SystemClock
 from edge.config import CameraConfig
-from storage.export import write_clip
+from storage.clip_mux import write_clip
+from storage.clock import SystemClock
 from storage.store import SegmentStore
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.clock import OffsetClock
+from edge.access.exports import ExportManager, ExportSpec, State
+from edge.access.users import Role, User
+from edge.access.workflow import Person, WorkflowError, second_person_refusal
 from edge.config import AccessConfig
-from edge.exports import ExportManager, ExportSpec, State
-from edge.register import AccessRegister, Actor
-from edge.twoperson import Person, WorkflowError, second_person_refusal
-from edge.users import Role, User
+from storage.clock import OffsetClock
+from storage.register import AccessRegister, Actor
 from storage.store import SegmentStore
 
 HOUR_US = 3_600_000_000
@@ -25,7 +25,7 @@ def test_pending_request_expires_and_cannot_be_approved(tmp_path: Path) -> None:
     store = SegmentStore(tmp_path / "store", clock)
     try:
         reg = AccessRegister(store.index, clock)
-        mgr = ExportManager(store.index, reg, clock, AccessConfig(request_ttl_hours=2), lambda: None)
+        mgr = ExportManager(store.index, reg, clock, AccessConfig(request_ttl_hours=2), None)
         exp = mgr.request(Actor("officer-1", "officer", "PSB-1", "cli"), SPEC)
         assert exp.expires_us - exp.requested_us == 2 * HOUR_US
         clock.advance(2 * HOUR_US - 1_000_000)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 from storage.chain import link_v2, segment_record_v2
 
 SEG = 2.0

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for
 
-from capture import health
-from capture.clips import _frames
-from capture.simulator import Simulator
+from capture import image_checks as health
+from capture.sim.clips import _frames
+from capture.sim.simulator import Simulator
 
 INTERVAL = 2.0
 #: What each camera is switched to, and the one alarm it must raise.

@@ -10,12 +10,12 @@ import pytest
 from helpers import base_sections, camera, run_edge, wait_for, write_config
 from retention_helpers import Box, add_aged
 
-from capture.simulator import Simulator
-from edge.clock import DAY_US, OffsetClock
+from capture.sim.simulator import Simulator
+from edge.cli.wiring import build_daemon
 from edge.config import load_config
-from edge.daemon import Daemon
-from edge.register import Query
+from storage.clock import DAY_US, OffsetClock
 from storage.holds import HoldError
+from storage.register import Query
 from storage.store import SegmentStore
 
 
@@ -104,8 +104,8 @@ def test_cli_hold_add_and_list_register_the_creation(tmp_path: Path) -> None:
     listed = run_edge("hold", "list", "-c", str(cfg))
     assert listed.returncode == 0 and "CQ-2025-0042" in listed.stdout and "1 hold(s)" in listed.stdout
     assert run_edge("hold", "release", "-c", str(cfg), "1").returncode == 2, "no single-person release"
-    from edge.clock import SystemClock
-    from edge.register import AccessRegister
+    from storage.clock import SystemClock
+    from storage.register import AccessRegister
     from storage.store import SegmentStore
 
     store = SegmentStore(tmp_path / "s", SystemClock())
@@ -128,16 +128,16 @@ def test_hold_pins_the_active_segment_survives_restart_and_expires(
     cfg_path = write_config(tmp_path / "edge.toml", sections, [camera("gate-1", sim.url("cam1"))])
     cfg = load_config(cfg_path)
     clock = OffsetClock()
-    d = Daemon(cfg, clock=clock)
+    d = build_daemon(cfg, clock)
     d.start()
     try:
         def stored() -> list[int]:
-            return [s.seq for s in d.store.index.chain_of("gate-1") if s.state == "stored"]
+            return [s.seq for s in d.box.store.index.chain_of("gate-1") if s.state == "stored"]
 
         wait_for(lambda: len(stored()) >= 2, 30, 0.1, "two segments before the hold")
         before = stored()
         # From now into the future: covers the segment being written right now, and later ones.
-        hold = d.holds.create("gate-1", clock.now_us(), clock.now_us() + DAY_US, "incident", "CQ-7", "officer1")
+        hold = d.box.holds.create("gate-1", clock.now_us(), clock.now_us() + DAY_US, "incident", "CQ-7", "officer1")
         wait_for(lambda: len(stored()) >= len(before) + 2, 30, 0.1, "two segments after the hold")
     finally:
         d.shutdown()
@@ -148,11 +148,11 @@ def test_hold_pins_the_active_segment_survives_restart_and_expires(
     assert active_then.seq == len(before), "the segment open when the hold was set is held once it closed"
 
     clock.advance(40 * DAY_US)
-    d2 = Daemon(cfg, clock=clock)  # restarted on the same root: the hold is still there
+    d2 = build_daemon(cfg, clock)  # restarted on the same root: the hold is still there
     try:
-        assert [h.id for h in d2.holds.list()] == [hold.id]
+        assert [h.id for h in d2.box.holds.list()] == [hold.id]
         res = d2.retention.engine.sweep(need_bytes=10**12)
-        after = {s.seq: s.state for s in d2.store.index.chain_of("gate-1")}
+        after = {s.seq: s.state for s in d2.box.store.index.chain_of("gate-1")}
         held = [s.seq for s in segs if hold.covers("gate-1", s.start_us, s.end_us)]
         assert active_then.seq in held and len(held) >= 2
         assert all(after[seq] == "stored" for seq in held)
@@ -160,7 +160,7 @@ def test_hold_pins_the_active_segment_survives_restart_and_expires(
         assert res.skipped_held == len(held)
         clock.advance(731 * DAY_US)
         d2.retention.engine.sweep(need_bytes=10**12)
-        assert all(s.state == "deleted" for s in d2.store.index.chain_of("gate-1"))
+        assert all(s.state == "deleted" for s in d2.box.store.index.chain_of("gate-1"))
     finally:
-        d2.store.close()
+        d2.box.store.close()
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from helpers import DaemonProcess, base_sections, camera, new_daemon, wait_for
 
-from capture.simulator import Simulator
-from edge.notify import Notifier, watchdog_interval
+from capture.sim.simulator import Simulator
+from edge.app.notify import Notifier, watchdog_interval
 
 
 class Listener:

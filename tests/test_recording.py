@@ -14,7 +14,7 @@ import httpx
 import pytest
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for
 
-from capture.simulator import GarbageServer, Simulator, free_port
+from capture.sim.simulator import GarbageServer, Simulator, free_port
 
 SEG = 2.0
 GOP_S = 1.0  # conftest CLIP: gop 25 at 25 fps

@@ -13,8 +13,8 @@ import pytest
 from fmp4 import encode_fmp4 as shared_encode_fmp4
 
 from storage.chain_walk import segment_link_any
+from storage.clock import datetime_to_us
 from storage.index import Segment
-from storage.layout import datetime_to_us
 from storage.recovery import recover
 from storage.salvage import salvage
 from storage.store import SegmentStore, StreamInfo

@@ -14,7 +14,7 @@ from pathlib import Path
 from helpers import camera, run_edge, write_config
 
 from edge.config import load_config
-from storage.capacity import forecast
+from edge.recording.capacity import forecast
 from storage.diskspace import volume_of
 from storage.signing import PRIVATE_NAME, load_or_create
 

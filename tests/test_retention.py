@@ -11,10 +11,10 @@ import pytest
 from helpers import run_edge, write_config
 from retention_helpers import Box, add_aged
 
-from edge.clock import DAY_US
-from edge.register import Query, verify_register
 from storage import checkpoints
+from storage.clock import DAY_US
 from storage.index import Segment
+from storage.register import Query, verify_register
 from storage.retention_check import unrecorded_deletes
 from storage.signing import load_or_create
 from storage.verify import verify_store
@@ -158,7 +158,6 @@ def test_edge_verify_after_retention_and_behind_the_stores_back(box: Box, tmp_pa
     cfg = write_config(tmp_path / "edge.toml", {"storage": {"root": str(box.root)}},
                        [{"id": "a", "url": "rtsp://127.0.0.1:1/a", "site_category": "street"}])
     # What the daemon does at start: its device key and a signed checkpoint of the heads.
-    checkpoints.ensure_schema(box.store.index)
     checkpoints.make_checkpoint(box.store.index, load_or_create(box.store.layout.keys_dir), "edge-box",
                                 box.store.clock.now_us())
     box.close()
@@ -196,8 +195,8 @@ def test_register_entries_are_batched(box: Box, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_service_overwrite_oldest_on_a_full_quota_breaches_the_fewest_and_alarms(tmp_path: Path) -> None:
-    from edge.alarms import AlarmCenter
-    from edge.retention_service import RetentionService
+    from edge.monitor.alarms import AlarmCenter
+    from edge.recording.retention import RetentionService
 
     mb = 1 << 20
     box = Box(tmp_path / "store", on_full="overwrite_oldest", max_bytes=10 * mb)

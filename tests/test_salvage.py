@@ -16,7 +16,8 @@ import pytest
 from fmp4 import encode_fmp4 as shared_encode_fmp4
 
 from capture.segmenter import MOVFLAGS  # noqa: E402 - the recorder's own flags
-from storage.layout import Layout, datetime_to_us
+from storage.clock import datetime_to_us
+from storage.layout import Layout
 from storage.salvage import SalvageError, plan_salvage, probe, salvage
 from storage.writer import SegmentFile
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from capture.simulator import KINDS, GarbageServer, Simulator, free_port, make_clip, simulator_available
+from capture.sim.simulator import KINDS, GarbageServer, Simulator, free_port, make_clip, simulator_available
 
 W, H, FPS, GOP = 640, 360, 25, 25
 OPTS = {"rtsp_transport": "tcp", "timeout": "5000000", "analyzeduration": "0", "probesize": "32"}
@@ -260,7 +260,7 @@ def test_garbage_server_fails_open_quickly(mode: str) -> None:
 
 
 def test_simulator_available_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    import capture.simulator as simulator
+    import capture.sim.simulator as simulator
 
     monkeypatch.setattr(simulator, "SYSTEM_PYTHON", "/nonexistent/python3")
     fix = simulator.simulator_available()
@@ -271,7 +271,7 @@ def test_simulator_available_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> N
 @needs_sim
 def test_run_simulator_cli_serves_until_sigint(tmp_path: Path) -> None:
     port = free_port()
-    code = f"import sys; from capture.simulator import run_simulator_cli; " \
+    code = f"import sys; from capture.sim.simulator import run_simulator_cli; " \
            f"sys.exit(run_simulator_cli(2, {port}, width=320, height=180))"
     env = {**os.environ, "EDGE_CLIP_DIR": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

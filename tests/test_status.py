@@ -13,7 +13,7 @@ import pytest
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from capture.simulator import GarbageServer, Simulator, free_port
+from capture.sim.simulator import GarbageServer, Simulator, free_port
 
 
 def index_totals(root: Path) -> dict[str, tuple[int, int]]:
@@ -155,7 +155,7 @@ def test_metrics_parse_and_match_the_store(box: tuple[DaemonProcess, Path, str, 
 
 
 def get_version() -> str:
-    from edge.status import version
+    from edge.monitor.status import version
 
     return version()
 

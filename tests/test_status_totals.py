@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from edge.status import camera_totals, gaps_overlapping, live_totals, stored_totals
+from edge.monitor.status import camera_totals, gaps_overlapping, live_totals, stored_totals
+from storage.clock import datetime_to_us
 from storage.index import NewSegment, Segment
-from storage.layout import datetime_to_us
 from storage.recovery import recover
 from storage.store import SegmentStore
 from storage.totals import StoreTotals

@@ -12,10 +12,10 @@ import av
 import pytest
 from helpers import camera, wait_for
 
-from capture.simulator import Simulator
+from capture.sim.simulator import Simulator
 from capture.worker import CaptureWorker
-from edge.clock import SystemClock
 from edge.config import CameraConfig
+from storage.clock import SystemClock
 from storage.index import Segment
 from storage.store import SegmentStore
 from storage.verify import verify_store

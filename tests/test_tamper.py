@@ -20,14 +20,14 @@ from fmp4 import encode_fmp4
 from helpers import run_edge, write_config
 from tsa_fixture import TsaServer, tsa  # noqa: F401 (tsa: the fixture)
 
-from edge.clock import SystemClock
-from edge.register import SYSTEM, AccessRegister, Actor, _canonical
-from edge.tsa_client import TsaClient
+from edge.monitor.tsa_client import TsaClient
 from storage import checkpoints
 from storage.chain import GENESIS, canonical_json, record_link
 from storage.chain_walk import gap_links, segment_link_any
+from storage.clock import SystemClock
 from storage.index import Segment
 from storage.layout import Layout
+from storage.register import SYSTEM, AccessRegister, Actor, _canonical
 from storage.signing import load_or_create
 from storage.store import SegmentStore, StreamInfo
 
@@ -79,7 +79,6 @@ def build_box(tmp: Path, tsa_server: TsaServer | None = None) -> Box:
                         subject=f"export-{n}", range_start_us=t0, range_end_us=t0 + 5 * S)
     register.append(SYSTEM, "maintenance", detail={"what": "fan check"})
     key = load_or_create(store.layout.keys_dir)
-    checkpoints.ensure_schema(store.index)
     cp = checkpoints.make_checkpoint(store.index, key, "box-7", clock.now_us())
     integrity: dict[str, object] = {}
     if tsa_server is not None:

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from capture.paramsets import as_annexb, parameter_sets
+from capture.redact import redact_text, redact_url
 from capture.timestamps import TimestampPolicy, Verdict
-from edge.redact import redact_text, redact_url
 
 FRAME = 3600  # 25 fps in 1/90000
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tsa_fixture import TsaServer, make_tsa_pki, tsa  # noqa: F401 (tsa: the fixture)
 
-from edge.tsa_client import TsaClient
+from edge.monitor.tsa_client import TsaClient
 from storage.tsa import TsaError, TsaVerifier
 
 BODY = b'{"box_id":"box-7","id":1}'

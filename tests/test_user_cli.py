@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
-from edge.clock import SystemClock
-from edge.register import AccessRegister, Query
-from edge.users import UserStore, token_hash
+from edge.access.users import UserStore, token_hash
+from edge.cli.main import main
+from storage.clock import SystemClock
+from storage.register import AccessRegister, Query
 from storage.store import SegmentStore
 
 

@@ -15,8 +15,8 @@ from fmp4 import encode_fmp4 as shared_encode_fmp4
 import storage.verify
 from storage.chain import GENESIS
 from storage.chain_walk import segment_link_any
+from storage.clock import datetime_to_us
 from storage.index import Segment
-from storage.layout import datetime_to_us
 from storage.salvage import sha256_file
 from storage.store import SegmentStore, StreamInfo
 from storage.verify import verify_store

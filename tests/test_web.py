@@ -23,11 +23,12 @@ from conftest import CLIP
 from helpers import wait_for
 from web_fixtures import WebClient
 
-from capture.simulator import Simulator, make_clip
-from edge.clock import OffsetClock
+from capture.sim.simulator import Simulator, make_clip
+from edge.access.users import Role
+from edge.app.daemon import Daemon
+from edge.cli.wiring import api_port, build_daemon
 from edge.config import parse_config
-from edge.daemon import Daemon
-from edge.users import Role
+from storage.clock import OffsetClock
 
 PASSWORD = "correct horse battery"
 STAFF = {"maint": (Role.MAINTAINER, "MNT-1"), "monitor": (Role.MONITOR, "MON-1"),
@@ -82,18 +83,18 @@ def box(tmp_path_factory: pytest.TempPathFactory, require_simulator: None, clip_
             {"id": "dead-1", "name": "Dead camera", "url": sim.url("cam1").rsplit("/", 1)[0] + "/missing",
              "site_category": "square", "reconnect_initial": 0.2, "reconnect_max": 1.0},
         ]})
-    d = Daemon(cfg, clock=OffsetClock())
+    d = build_daemon(cfg, OffsetClock())
     tokens = {}
     for name, (role, cred) in STAFF.items():
-        _, tokens[name] = d.users.add(name, role, cred)
-    d.users.set_password("maint", PASSWORD)
+        _, tokens[name] = d.box.users.add(name, role, cred)
+    d.box.users.set_password("maint", PASSWORD)
     d.start()
     try:
-        wait_for(lambda: d.api_port, 20, what="the API port")
+        wait_for(lambda: api_port(d), 20, what="the API port")
         wait_for(lambda: (root / "health" / "gate-1" / "latest.jpg").is_file()
                  and (root / "health" / "gate-1" / "reference.png").is_file()
-                 and len(list(d.store.index.chain_of("gate-1"))) >= 2, 40, 0.2, "snapshots and 2 segments")
-        yield Box(d, f"http://127.0.0.1:{d.api_port}", tokens, root)
+                 and len(list(d.box.store.index.chain_of("gate-1"))) >= 2, 40, 0.2, "snapshots and 2 segments")
+        yield Box(d, f"http://127.0.0.1:{api_port(d)}", tokens, root)
     finally:
         d.request_stop()
         d.shutdown()
@@ -209,8 +210,8 @@ def test_tile_states_and_the_storage_gauge(box: Box) -> None:
 
 def test_forms_without_csrf_token_are_refused(box: Box) -> None:
     officer, approver, maint = box.client("officer"), box.client("approver"), box.client("maint")
-    n_exports = len(box.daemon.exports.list(1000))
-    n_holds = len(box.daemon.holds.list(include_inactive=True))
+    n_exports = len(box.daemon.box.exports.list(1000))
+    n_holds = len(box.daemon.box.holds.list(include_inactive=True))
     ref_before = (box.root / "health" / "gate-1" / "reference.json").read_bytes()
     cases = [(officer, "/exports", {"cameras": "gate-1", "purpose": "x"}),
              (officer, "/holds", {"start": "2026-01-01T00:00:00", "end": "2026-01-01T00:01:00", "reason": "r",
@@ -226,8 +227,8 @@ def test_forms_without_csrf_token_are_refused(box: Box) -> None:
     # Login form too.
     r = httpx.post(box.url + "/login", data={"token": box.tokens["officer"]}, follow_redirects=False)
     assert r.status_code == 403 and "edge_session" not in r.headers.get("set-cookie", "")
-    assert len(box.daemon.exports.list(1000)) == n_exports
-    assert len(box.daemon.holds.list(include_inactive=True)) == n_holds
+    assert len(box.daemon.box.exports.list(1000)) == n_exports
+    assert len(box.daemon.box.holds.list(include_inactive=True)) == n_holds
     assert (box.root / "health" / "gate-1" / "reference.json").read_bytes() == ref_before
     assert maint.get("/").status_code == 200, "logout without the token did not end the session"
     refused = box.register("WHERE action='access_denied' AND detail LIKE '%CSRF%'")
@@ -243,7 +244,7 @@ def test_camera_timeline_shows_spans_and_gaps_with_reasons(box: Box) -> None:
     c = box.client("maint")
     page = c.get("/cameras/gate-1").text
     assert 'class="span"' in page and "<svg" in page
-    wait_for(lambda: box.daemon.store.index.gaps("dead-1"), 20, 0.2, "a gap on dead-1")
+    wait_for(lambda: box.daemon.box.store.index.gaps("dead-1"), 20, 0.2, "a gap on dead-1")
     dead = c.get("/cameras/dead-1").text
     assert 'class="gap"' in dead and "not_found" in dead
     assert c.get("/cameras/nope-9").status_code == 404
@@ -255,7 +256,7 @@ def test_recommission_reference_by_maintainer_is_registered(box: Box) -> None:
     assert r.status_code == 403 and "not for your role" in r.text.lower()
     maint = box.client("maint")
     assert "Re-commission" in maint.get("/cameras/gate-1").text
-    before = box.daemon.store.layout.root / "health" / "gate-1" / "reference.json"
+    before = box.daemon.box.store.layout.root / "health" / "gate-1" / "reference.json"
     old = before.read_text()
     r = maint.post("/cameras/gate-1/baseline")
     assert r.status_code == 303 and r.headers["location"] == "/cameras/gate-1?msg=baseline"
@@ -286,26 +287,26 @@ def _export_form(now_us: int, **extra: object) -> dict[str, object]:
 def test_export_forms_follow_the_api_rules(box: Box) -> None:
     d = box.daemon
     officer, officer2, twin, approver = (box.client(u) for u in ("officer", "officer-2", "approver-twin", "approver"))
-    now = d.clock.now_us()
-    before = len(d.exports.list(1000))
+    now = d.box.clock.now_us()
+    before = len(d.box.exports.list(1000))
     r = officer.post("/exports", _export_form(now, doc_number=""))
     assert r.status_code == 422 and "approval_document.number" in r.text
     r = officer.post("/exports", _export_form(now, start="2020-01-01T00:00:00"))
     assert r.status_code == 422 and "max_export_hours" in r.text
-    assert len(d.exports.list(1000)) == before, "a refused form creates nothing"
+    assert len(d.box.exports.list(1000)) == before, "a refused form creates nothing"
     r = officer.post("/exports", _export_form(now))
     assert r.status_code == 303
-    exp = d.exports.list(1)[0]
+    exp = d.box.exports.list(1)[0]
     assert exp.state.value == "pending" and exp.requester.name == "officer"
     assert approver.post("/exports", _export_form(now)).status_code == 403
     # The same person under a second account may not approve (Art. 18): shown, registered, nothing changes.
     r = twin.post(f"/exports/{exp.id}/approve", {"note": "mine"})
     assert r.status_code == 403 and "credential" in r.text
-    assert d.exports.get(exp.id).state.value == "pending"  # type: ignore[union-attr]
+    assert d.box.exports.get(exp.id).state.value == "pending"  # type: ignore[union-attr]
     assert approver.post(f"/exports/{exp.id}/approve", {"note": "ok per YZ-APP-7"}).status_code == 303
 
     def ready() -> bool:
-        e = d.exports.get(exp.id)
+        e = d.box.exports.get(exp.id)
         assert e is not None and e.state.value not in ("failed", "denied"), e
         return e.state.value == "ready"
 
@@ -335,7 +336,7 @@ def test_export_forms_follow_the_api_rules(box: Box) -> None:
 
 def test_holds_page_creates_holds_through_the_api_rules(box: Box) -> None:
     officer = box.client("officer")
-    now = box.daemon.clock.now_us()
+    now = box.daemon.box.clock.now_us()
     form = {"camera": "gate-1", "start": "2026-01-01T00:00:00", "end": "2025-01-01T00:00:00", "reason": "case",
             "case_number": "CQ-1"}
     r = officer.post("/holds", form)
@@ -362,7 +363,7 @@ def test_filing_pack_page_pdf_and_json(box: Box, tmp_path: Path) -> None:
     assert gate["bitrate_source"] == "measured" and gate["resolution"] == "320x180" and gate["codec"] == "h264"
     assert pack["cameras"][1]["bitrate_source"].startswith("expected_bitrate")
     assert pack["storage"]["forecast_days"] > 0
-    assert pack["signing_key"]["fingerprint"] == box.daemon.device_key.fingerprint
+    assert pack["signing_key"]["fingerprint"] == box.daemon.box.device_key.fingerprint
     pdf = tmp_path / "f.pdf"
     pdf.write_bytes(maint.get("/report/filing.pdf").content)
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

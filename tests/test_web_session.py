@@ -12,10 +12,11 @@ import pytest
 from helpers import wait_for
 from web_fixtures import WebClient
 
-from edge.clock import OffsetClock
+from edge.access.users import Role
+from edge.app.daemon import Daemon
+from edge.cli.wiring import api_port, build_daemon
 from edge.config import parse_config
-from edge.daemon import Daemon
-from edge.users import Role
+from storage.clock import OffsetClock
 
 HOUR_US = 3_600_000_000
 
@@ -25,20 +26,20 @@ def bare(tmp_path: Path) -> Iterator[tuple[Daemon, OffsetClock, str, dict[str, s
     clock = OffsetClock()
     cfg = parse_config({"storage": {"root": str(tmp_path / "store")}, "api": {"host": "127.0.0.1", "port": 0},
                         "access": {"auth_failures_per_minute": 3}})
-    d = Daemon(cfg, clock=clock)
-    tokens = {name: d.users.add(name, role, f"C-{name}")[1]
+    d = build_daemon(cfg, clock)
+    tokens = {name: d.box.users.add(name, role, f"C-{name}")[1]
               for name, role in (("maint", Role.MAINTAINER), ("officer", Role.OFFICER))}
     d.start()
     try:
-        wait_for(lambda: d.api_port, 20, what="the API port")
-        yield d, clock, f"http://127.0.0.1:{d.api_port}", tokens
+        wait_for(lambda: api_port(d), 20, what="the API port")
+        yield d, clock, f"http://127.0.0.1:{api_port(d)}", tokens
     finally:
         d.request_stop()
         d.shutdown()
 
 
 def _auth_failures(d: Daemon) -> list[sqlite3.Row]:
-    con = sqlite3.connect(f"file:{d.store.layout.index_path}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{d.box.store.layout.index_path}?mode=ro", uri=True)
     con.row_factory = sqlite3.Row
     try:
         return list(con.execute("SELECT * FROM register WHERE action='auth_failure' ORDER BY id"))
@@ -59,7 +60,7 @@ def test_idle_session_expires_and_is_deleted(bare: tuple[Daemon, OffsetClock, st
         clock.advance(8 * HOUR_US + 1_000_000)
         r = c.get("/")
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
-        count = d.store.index.reader().execute("SELECT count(*) FROM web_sessions").fetchone()[0]
+        count = d.box.store.index.reader().execute("SELECT count(*) FROM web_sessions").fetchone()[0]
         assert count == 0
     finally:
         c.close()
@@ -112,29 +113,29 @@ def test_login_redirects_only_to_this_box(bare: tuple[Daemon, OffsetClock, str, 
 
 
 def test_demo_users_one_per_role_with_the_documented_password(tmp_path: Path) -> None:
-    from edge.commands.simulate import DEMO_PASSWORD, DEMO_USERS, demo_users
+    from edge.cli.simulate import DEMO_PASSWORD, DEMO_USERS, demo_users
 
     cfg = parse_config({"storage": {"root": str(tmp_path / "store")}, "api": {"enabled": False}})
-    d = Daemon(cfg, clock=OffsetClock())
+    d = build_daemon(cfg, OffsetClock())
     try:
-        path = demo_users(d, tmp_path)
+        path = demo_users(d.box, tmp_path)
         assert path.stat().st_mode & 0o777 == 0o600
         text = path.read_text()
         assert DEMO_PASSWORD in text and "edge-demo-password" in text
         first = {}
         for name, role, _ in DEMO_USERS:
             token = next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " "))
-            user = d.users.by_token(token)
+            user = d.box.users.by_token(token)
             assert user is not None and user.name == name and user.role.value == role
             first[name] = token
         # argon2 is slow by design: one password check per role kind is enough.
-        assert d.users.by_password("maintainer", DEMO_PASSWORD) is not None
-        assert d.users.by_password("officer", DEMO_PASSWORD + "x") is None
-        assert {u.role.value for u in d.users.list()} == {r.value for r in Role} - {"admin"}
+        assert d.box.users.by_password("maintainer", DEMO_PASSWORD) is not None
+        assert d.box.users.by_password("officer", DEMO_PASSWORD + "x") is None
+        assert {u.role.value for u in d.box.users.list()} == {r.value for r in Role} - {"admin"}
         # A second demo run issues new tokens (the old ones were shown once) and keeps the password.
-        text2 = demo_users(d, tmp_path).read_text()
+        text2 = demo_users(d.box, tmp_path).read_text()
         for name, _, _ in DEMO_USERS:
-            assert d.users.by_token(first[name]) is None and first[name] not in text2
-        assert d.users.by_password("auditor", DEMO_PASSWORD) is not None
+            assert d.box.users.by_token(first[name]) is None and first[name] not in text2
+        assert d.box.users.by_password("auditor", DEMO_PASSWORD) is not None
     finally:
-        d.store.close()
+        d.box.store.close()

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime
 
 from api.auth import Principal, daemon_of, require
-from api.routes.exports import entry_out
+from api.presenters import audit_page
 from api.schemas import AuditPage
-from edge.register import ACTIONS
-from edge.register import Query as RegisterQuery
-from edge.users import Role
-from storage.layout import datetime_to_us
+from edge.access.users import Role
+from storage.clock import datetime_to_us
+from storage.register import ACTIONS
+from storage.register import Query as RegisterQuery
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -32,16 +32,7 @@ def audit(
     after_id: Annotated[int, Query(ge=0, le=2**53, description="Continue after this entry id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
-    actions = action or []
-    unknown = sorted(set(actions) - ACTIONS)
-    if unknown:
-        raise HTTPException(status_code=422, detail=[{"loc": ["query", "action"], "type": "value_error",
-                                                      "msg": f"unknown action(s): {', '.join(unknown)}"}])
     q = RegisterQuery(since_us=datetime_to_us(since) if since else None,
                       until_us=datetime_to_us(until) if until else None,
-                      actions=actions, actor=actor, camera=camera, limit=limit + 1, after_id=after_id)
-    entries = daemon_of(request).register.query(q)
-    more = len(entries) > limit
-    entries = entries[:limit]
-    return AuditPage(entries=[entry_out(e) for e in entries],
-                     next_after_id=entries[-1].id if more else None)
+                      actions=action or [], actor=actor, camera=camera, limit=limit, after_id=after_id)
+    return audit_page(daemon_of(request).register, q)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
 from api.auth import Principal, daemon_of, require
-from edge.users import STATUS_ROLES
+from edge.access.users import STATUS_ROLES
 from storage import checkpoints
 from storage.layout import datetime_to_us
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import Principal, daemon_of, require
-from edge.status import StatusDoc, status_of
-from edge.users import STATUS_ROLES
+from edge.access.users import STATUS_ROLES
+from edge.monitor.status import StatusDoc, status_of
 
 router = APIRouter(tags=["health"])
 

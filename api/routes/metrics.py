@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.auth import Principal, require
-from edge.users import STATUS_ROLES
+from edge.access.users import STATUS_ROLES
 
 router = APIRouter(tags=["health"])
 

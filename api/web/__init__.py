@@ -15,12 +15,12 @@ from fastapi.staticfiles import StaticFiles
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from edge.daemon import Daemon
+    from edge.app.runtime import Runtime
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def install(app: FastAPI, daemon: Daemon) -> None:
+def install(app: FastAPI, daemon: Runtime) -> None:
     from api.web import access_pages, cameras, filing, login, register_page
     from api.web.deps import install_handlers
     from api.web.security import SecurityHeaders

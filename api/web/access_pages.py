@@ -1,8 +1,9 @@
 """Exports and holds pages: the officer's request form, the approver's queue, downloads, holds.
 
-Every action calls the API route function itself (`api.routes.exports`, `api.routes.holds`)
-after the same role check, so the page follows exactly the API's rules (second person, approval
-document, maximum range, ...) and its register entries, including those of refused steps.
+Every action calls the same domain services as the API (`edge.access`: exports, holds, their
+two-person workflow) after the same role check, so the page follows exactly the API's rules
+(second person, approval document, maximum range, ...) and its register entries, including those
+of refused steps.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from api.auth import daemon_of
-from api.routes import exports as export_api
-from api.routes import holds as hold_api
+from api.presenters import export_out, hold_out, http_error
 from api.schemas import ApproveIn, DenyIn, ExportRequestIn, HoldIn
 from api.web.deps import EXPORT_ROLES, HOLD_ROLES, WebUser, check_csrf, ensure_role, form_of, render, text, web_user
-from edge.exports import State
-from edge.users import Role
+from edge.access.exports import State
+from edge.access.users import Role
+from edge.access.workflow import WorkflowError
+from storage.clock import datetime_to_us
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(web_user)]
@@ -45,6 +47,14 @@ def errors_of(exc: ValidationError | HTTPException) -> list[str]:
     if isinstance(detail, list):
         return [f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'form'}: {e.get('msg', e)}" for e in detail]
     return [str(detail)]
+
+
+def refusal(exc: ValidationError | WorkflowError) -> tuple[list[str], int]:
+    """The lines to show and the status to answer with for a refused form."""
+    if isinstance(exc, ValidationError):
+        return errors_of(exc), 422
+    http = http_error(exc)
+    return errors_of(http), http.status_code
 
 
 def utc_input(value: str) -> str | None:
@@ -81,7 +91,7 @@ def exports_page(request: Request, web: WebUser, errors: list[str] | None = None
                  values: dict[str, str] | None = None, msg: str = "") -> Response:
     d = daemon_of(request)
     d.exports.expire_due()
-    exports = [export_api.export_out(d, e) for e in d.exports.list(100)]
+    exports = [export_out(d, e) for e in d.exports.list(100)]
     mine = {e.id for e in exports if web.name in {e.requested_by.name, e.decided_by.name if e.decided_by else ""}
             and e.state != State.DENIED.value}
     form_values = {**_defaults(d.clock.now_us()), **(values or {})}
@@ -106,10 +116,9 @@ def request_export(request: Request, web: User, form: Form) -> Response:
     values["cameras"] = ",".join(c for c in form.getlist("cameras") if isinstance(c, str))
     try:
         body = ExportRequestIn.model_validate(export_request_body(form))
-        export_api.create_export(body, request, web.principal)
-    except (ValidationError, HTTPException) as exc:
-        status = 422 if isinstance(exc, ValidationError) else exc.status_code
-        return exports_page(request, web, errors_of(exc), status, values)
+        daemon_of(request).exports.submit(web.principal.actor, body.to_spec())
+    except (ValidationError, WorkflowError) as exc:
+        return exports_page(request, web, *refusal(exc), values)
     return RedirectResponse("/exports?msg=requested", status_code=303)
 
 
@@ -118,9 +127,10 @@ def approve(export_id: int, request: Request, web: User, form: Form) -> Response
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Approving an export")
     try:
-        export_api.approve_export(export_id, request, web.principal, ApproveIn(note=text(form, "note")))
-    except (ValidationError, HTTPException) as exc:
-        return exports_page(request, web, errors_of(exc), 422 if isinstance(exc, ValidationError) else exc.status_code)
+        note = ApproveIn(note=text(form, "note")).note
+        daemon_of(request).exports.approve(export_id, web.principal.user, web.principal.actor, note)
+    except (ValidationError, WorkflowError) as exc:
+        return exports_page(request, web, *refusal(exc))
     return RedirectResponse("/exports?msg=approved", status_code=303)
 
 
@@ -129,16 +139,18 @@ def deny(export_id: int, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Denying an export")
     try:
-        export_api.deny_export(export_id, DenyIn(reason=text(form, "reason")), request, web.principal)
-    except (ValidationError, HTTPException) as exc:
-        return exports_page(request, web, errors_of(exc), 422 if isinstance(exc, ValidationError) else exc.status_code)
+        reason = DenyIn(reason=text(form, "reason")).reason
+        daemon_of(request).exports.deny(export_id, web.principal.user, web.principal.actor, reason)
+    except (ValidationError, WorkflowError) as exc:
+        return exports_page(request, web, *refusal(exc))
     return RedirectResponse("/exports?msg=denied", status_code=303)
 
 
 def holds_page(request: Request, web: WebUser, errors: list[str] | None = None, status: int = 200,
                values: dict[str, str] | None = None, msg: str = "", include_inactive: bool = False) -> Response:
     d = daemon_of(request)
-    holds = hold_api.list_holds(request, web.principal, include_inactive=include_inactive)
+    d.hold_releases.expire_due()
+    holds = [hold_out(d, h) for h in d.holds.list(include_inactive=include_inactive)]
     return render(request, web, "holds.html", {
         "holds": holds, "is_officer": web.role is Role.OFFICER, "cameras": d.cfg.cameras, "errors": errors or [],
         "values": {**_defaults(d.clock.now_us()), **(values or {})}, "message": MESSAGES.get(msg, ""),
@@ -160,8 +172,8 @@ def create_hold(request: Request, web: User, form: Form) -> Response:
         body = HoldIn.model_validate({"camera": text(form, "camera") or None, "start": utc_input(text(form, "start")),
                                       "end": utc_input(text(form, "end")), "reason": text(form, "reason"),
                                       "case_number": text(form, "case_number")})
-        hold_api.create_hold(body, request, web.principal)
-    except (ValidationError, HTTPException) as exc:
-        return holds_page(request, web, errors_of(exc), 422 if isinstance(exc, ValidationError) else exc.status_code,
-                          values)
+        daemon_of(request).hold_placement.place(web.principal.actor, body.camera, datetime_to_us(body.start),
+                                                datetime_to_us(body.end), body.reason, body.case_number)
+    except (ValidationError, WorkflowError) as exc:
+        return holds_page(request, web, *refusal(exc), values)
     return RedirectResponse("/holds?msg=held", status_code=303)

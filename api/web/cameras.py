@@ -16,16 +16,16 @@ from api.auth import daemon_of
 from api.web import timeline
 from api.web.deps import BASELINE_ROLES, Refused, WebUser, check_csrf, ensure_role, form_of, render, web_user
 from capture.state import CameraState
-from edge import baseline
+from edge.access.users import FOOTAGE_ROLES
 from edge.config import CameraConfig
-from edge.health_service import commission
-from edge.status import CameraOut, StatusDoc, status_of
-from edge.users import FOOTAGE_ROLES
+from edge.monitor import references as baseline
+from edge.monitor.image_health import commission
+from edge.monitor.status import CameraOut, StatusDoc, status_of
+from storage.clock import DAY_US
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(web_user)]
 Form = Annotated[FormData, Depends(form_of)]
-DAY_US = 86_400_000_000
 #: A snapshot older than this (in sampling intervals) is not the camera's current view.
 FRESH_INTERVALS = 3
 MESSAGES = {"baseline": "Reference view re-commissioned from the current snapshot and registered (baseline_set)."}

@@ -17,14 +17,14 @@ from starlette.datastructures import FormData
 
 from api.auth import Principal, client_source, daemon_of
 from api.web.session import COOKIE, Session, SessionStore
-from edge.register import Actor
-from edge.users import FOOTAGE_ROLES, Role
+from edge.access.users import FOOTAGE_ROLES, Role
+from storage.register import Actor
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 TEMPLATE_DIRS = [Path(__file__).resolve().parent / "templates",
-                 Path(__file__).resolve().parents[2] / "edge" / "templates"]
+                 Path(__file__).resolve().parents[2] / "edge" / "reports" / "templates"]
 templates = Jinja2Templates(directory=TEMPLATE_DIRS)
 
 #: The pages and who may open them (the same role sets as the API routes behind them).

@@ -10,9 +10,9 @@ from fastapi.responses import Response
 
 from api.auth import daemon_of
 from api.web.deps import WebUser, render, web_user
-from edge import baseline
-from edge.report import PackInputs, build_pack
-from edge.report_pdf import render_pdf
+from edge.monitor import references as baseline
+from edge.reports.filing import PackInputs, build_pack
+from edge.reports.pdf import render_pdf
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(web_user)]

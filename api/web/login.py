@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from api.auth import client_source, daemon_of
 from api.web.deps import Refused, WebUser, check_csrf, form_of, render, sessions_of, text, web_user
 from api.web.session import COOKIE, LOGIN_COOKIE
-from edge.register import Actor
+from storage.register import Actor
 
 router = APIRouter(include_in_schema=False)
 Form = Annotated[FormData, Depends(form_of)]

@@ -9,10 +9,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
-from api.routes import audit as audit_api
+from api.auth import daemon_of
+from api.presenters import audit_page
 from api.web.access_pages import errors_of
 from api.web.deps import REGISTER_ROLES, WebUser, ensure_role, render, web_user
-from edge.register import ACTIONS
+from storage.clock import datetime_to_us
+from storage.register import ACTIONS, Query
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(web_user)]
@@ -35,9 +37,11 @@ def register_page(request: Request, web: User, since: str = "", until: str = "",
     errors: list[str] = []
     page = None
     try:
-        page = audit_api.audit(request, web.principal, since=_day(since, False), until=_day(until, True),
-                               action=[action] if action else None, actor=actor.strip() or None,
-                               camera=camera.strip() or None, after_id=max(0, after_id), limit=PAGE)
+        start, end = _day(since, False), _day(until, True)
+        q = Query(since_us=datetime_to_us(start) if start else None, until_us=datetime_to_us(end) if end else None,
+                  actions=[action] if action else [], actor=actor.strip() or None, camera=camera.strip() or None,
+                  limit=PAGE, after_id=max(0, after_id))
+        page = audit_page(daemon_of(request).register, q)
     except ValueError:
         errors.append("since/until: dates are YYYY-MM-DD")
     except HTTPException as exc:

@@ -16,27 +16,12 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from api.auth import Principal, client_source
-from edge.clock import Clock
-from edge.users import User, UserStore
+from edge.access.users import User, UserStore
+from storage.clock import HOUR_US, Clock
 from storage.index import Index
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS web_sessions (
-    id_sha256 TEXT PRIMARY KEY,
-    user_id INTEGER NOT NULL,
-    csrf TEXT NOT NULL,
-    source TEXT NOT NULL,
-    created_us INTEGER NOT NULL,
-    last_seen_us INTEGER NOT NULL,
-    idle_expires_us INTEGER NOT NULL,
-    expires_us INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (idle_expires_us);
-"""
 
 COOKIE = "edge_session"
 LOGIN_COOKIE = "edge_login"
-HOUR_US = 3_600_000_000
 #: A session ends after this much inactivity (a shift's break) or at the latest after MAX.
 IDLE_US = 8 * HOUR_US
 MAX_US = 24 * HOUR_US
@@ -67,7 +52,6 @@ class SessionStore:
         self.clock = clock
         self.idle_us = idle_us
         self.max_us = max_us
-        index.execute_schema(SCHEMA)
 
     def create(self, user: User, source: str) -> str:
         """A new session for `user`; returns the session id for the cookie (never stored)."""

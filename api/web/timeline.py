@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from edge.alarms import AlarmCenter
+from edge.monitor.alarms import AlarmCenter
+from storage.clock import HOUR_US
 from storage.index import Index
 
-HOUR_US = 3_600_000_000
 #: Segments closer than this are one recorded span (a keyframe cut leaves no real hole).
 JOIN_US = 1_500_000
 #: Narrower bars are widened to this share of the window so a short gap stays visible.

@@ -1,0 +1,92 @@
+"""Domain objects as the API's schemas, shared by the routes and the web pages.
+
+Also the one mapping of a refused workflow step to HTTP: a `WorkflowError` keeps its status and
+reason; an `InvalidRequest` becomes a 422 whose detail names each field and rule, as FastAPI's
+own validation errors do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from fastapi import HTTPException
+
+from api.schemas import AuditPage, ExportOut, HoldOut, PersonOut, RegisterEntryOut, ReleaseOut
+from edge.access.exports import Export, State
+from edge.access.hold_release import Release
+from edge.access.workflow import InvalidRequest, Person, WorkflowError
+from storage.clock import iso_precise
+from storage.holds import Hold
+from storage.register import ACTIONS, AccessRegister, Entry, Query
+
+if TYPE_CHECKING:
+    from edge.app.runtime import Runtime
+
+
+def http_error(err: WorkflowError) -> HTTPException:
+    if isinstance(err, InvalidRequest):
+        return HTTPException(status_code=422, detail=[{"loc": ["body", *p.field], "msg": p.msg, "type": "value_error"}
+                                                      for p in err.problems])
+    return HTTPException(status_code=err.status, detail=err.reason)
+
+
+def _time(us: int | None) -> str | None:
+    return iso_precise(us) if us is not None else None
+
+
+def entry_out(e: Entry) -> RegisterEntryOut:
+    return RegisterEntryOut(**e.to_json(), time=iso_precise(e.time_us))
+
+
+def audit_page(register: AccessRegister, q: Query) -> AuditPage:
+    """One page of the register, oldest first, with where the next page starts; 422 for an
+    action name the register does not know."""
+    unknown = sorted(set(q.actions) - ACTIONS)
+    if unknown:
+        raise HTTPException(status_code=422, detail=[{"loc": ["query", "action"], "type": "value_error",
+                                                      "msg": f"unknown action(s): {', '.join(unknown)}"}])
+    limit = q.limit
+    entries = register.query(replace(q, limit=limit + 1))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return AuditPage(entries=[entry_out(e) for e in entries], next_after_id=entries[-1].id if more else None)
+
+
+def person_out(p: Person | None) -> PersonOut | None:
+    return None if p is None else PersonOut(name=p.name, credential_id=p.credential_id)
+
+
+def export_out(d: Runtime, exp: Export, with_register: bool = False) -> ExportOut:
+    s = exp.spec
+    requester = person_out(exp.requester)
+    assert requester is not None
+    return ExportOut(
+        id=exp.id, state=exp.state.value, progress=d.exports.percent(exp), cameras=list(s.cameras),
+        start=iso_precise(s.start_us), end=iso_precise(s.end_us), purpose=s.purpose, case_number=s.case_number,
+        recipient=s.recipient, approval_document=s.approval_document, hold=s.hold, requested_by=requester,
+        requested=iso_precise(exp.requested_us), expires=iso_precise(exp.expires_us),
+        decided_by=person_out(exp.decider), decided=_time(exp.decided_us), decision_reason=exp.decision_reason,
+        error=exp.error, manifest_sha256=exp.manifest_sha256,
+        download=f"/api/v1/exports/{exp.id}/download" if exp.state is State.READY else None,
+        register_entries=[entry_out(e) for e in d.register.entries_for_subject(exp.subject)] if with_register else [],
+    )
+
+
+def release_out(r: Release) -> ReleaseOut:
+    requester = person_out(r.requester)
+    assert requester is not None
+    return ReleaseOut(
+        id=r.id, hold_id=r.hold_id, state=r.state, reason=r.reason,  # type: ignore[arg-type]
+        approval_document=r.approval, requested_by=requester, requested=iso_precise(r.requested_us),
+        expires=iso_precise(r.expires_us), decided_by=person_out(r.decider), decided=_time(r.decided_us),
+        decision_reason=r.decision_reason)
+
+
+def hold_out(d: Runtime, h: Hold) -> HoldOut:
+    rel = d.hold_releases.latest(h.id)
+    return HoldOut(id=h.id, camera=h.camera, start=iso_precise(h.start_us), end=iso_precise(h.end_us),
+                   reason=h.reason, case_number=h.case_number, created_by=h.created_by,
+                   created=iso_precise(h.created_us), expires=iso_precise(h.expires_us),
+                   released=_time(h.released_us), released_by=h.released_by, source=h.source,
+                   active=h.in_force(d.clock.now_us()), release_request=release_out(rel) if rel is not None else None)

@@ -1,0 +1,29 @@
+"""What a capture worker needs to know about a camera: a Protocol, not the config model.
+
+`edge.config.CameraConfig` satisfies it structurally; capture never imports the config, so the
+layers point one way (storage ← capture ← edge) and a test can hand in a plain dataclass.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class CameraSource(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def record_audio(self) -> bool: ...
+
+    @property
+    def stall_timeout(self) -> float: ...
+
+    @property
+    def reconnect_initial(self) -> float: ...
+
+    @property
+    def reconnect_max(self) -> float: ...

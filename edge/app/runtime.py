@@ -1,0 +1,96 @@
+"""What the layers above see of a running box: its stores and the few live services.
+
+The API (and sd_notify's status line) read a `Runtime`; it is built by the daemon once its
+services exist and exposes them read-only. Nothing here starts or stops anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from edge.app.box import Box
+from edge.app.probes import Probes
+from edge.recording.fleet import CameraFleet
+
+if TYPE_CHECKING:
+    from capture.worker import CaptureWorker
+    from edge.access.exports import ExportManager
+    from edge.access.hold_release import HoldReleases
+    from edge.access.holds import HoldPlacement
+    from edge.access.producer import ExportProducer
+    from edge.access.users import UserStore
+    from edge.config import EdgeConfig
+    from edge.monitor.alarms import AlarmCenter
+    from edge.monitor.image_health import HealthService
+    from edge.monitor.integrity import IntegrityService
+    from edge.recording.retention import RetentionService
+    from storage.clock import Clock
+    from storage.holds import HoldStore
+    from storage.register import AccessRegister
+    from storage.signing import DeviceKey
+    from storage.store import SegmentStore
+
+
+@dataclass(frozen=True)
+class Runtime:
+    box: Box
+    fleet: CameraFleet
+    health: HealthService
+    retention: RetentionService
+    export_producer: ExportProducer
+    probes: Probes
+    started_monotonic: float
+    stopping: Callable[[], bool]
+    #: The checkpoint service (signed chain heads; metrics read its last checkpoint).
+    integrity: IntegrityService | None = None
+
+    # The box's parts, by name (read-only views for the API and the status document).
+    @property
+    def cfg(self) -> EdgeConfig:
+        return self.box.cfg
+
+    @property
+    def clock(self) -> Clock:
+        return self.box.clock
+
+    @property
+    def store(self) -> SegmentStore:
+        return self.box.store
+
+    @property
+    def register(self) -> AccessRegister:
+        return self.box.register
+
+    @property
+    def alarms(self) -> AlarmCenter:
+        return self.box.alarms
+
+    @property
+    def users(self) -> UserStore:
+        return self.box.users
+
+    @property
+    def holds(self) -> HoldStore:
+        return self.box.holds
+
+    @property
+    def exports(self) -> ExportManager:
+        return self.box.exports
+
+    @property
+    def hold_placement(self) -> HoldPlacement:
+        return self.box.hold_placement
+
+    @property
+    def hold_releases(self) -> HoldReleases:
+        return self.box.hold_releases
+
+    @property
+    def device_key(self) -> DeviceKey:
+        return self.box.device_key
+
+    @property
+    def workers(self) -> Mapping[str, CaptureWorker]:
+        return self.fleet.workers
