@@ -27,6 +27,7 @@ ACTIONS = frozenset({
     "user_add", "user_disable", "user_enable", "token_rotate",
     "config_reload", "retention_delete", "floor_breach",
     "baseline_set", "maintenance", "snapshot_view", "register_export",
+    "gb28181_live", "gb28181_playback", "gb28181_download",
 })
 
 
