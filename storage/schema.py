@@ -198,9 +198,49 @@ V1_REQUESTS = (
     + "CREATE INDEX IF NOT EXISTS hold_releases_hold ON hold_releases (hold_id, state);\n"
 )
 
+V2_OFFLOAD = """
+-- evidence offload (edge/offload/): one row per object to copy to the Object Lock bucket; a row
+-- goes pending -> done (or gone: its source vanished first); done -> extend when a longer hold
+-- needs the stored version's lock lengthened.
+CREATE TABLE IF NOT EXISTS offload_queue (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                  -- segment | export | checkpoint
+    source TEXT NOT NULL UNIQUE,         -- segment:<id> | export:<id>/<file> | checkpoint:<id>
+    key TEXT NOT NULL,                   -- object key in the bucket
+    path TEXT,                           -- file relative to the store root (NULL: body below)
+    body BLOB,                           -- checkpoint records, copied from the index
+    bytes INTEGER NOT NULL,
+    expected_sha256 TEXT,                -- hex; for segments the index's own hash
+    retain_until_us INTEGER NOT NULL,
+    queued_us INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',   -- pending | done | extend | gone
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_us INTEGER NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    done_us INTEGER,
+    sha256 TEXT,                         -- hex, as the store verified it
+    version_id TEXT,                     -- the locked version
+    locked_until_us INTEGER,             -- retain-until the store reported
+    in_flight INTEGER NOT NULL DEFAULT 0 -- 1 from just before a PUT until its outcome is recorded
+);
+CREATE INDEX IF NOT EXISTS offload_queue_due ON offload_queue (next_attempt_us)
+    WHERE state IN ('pending', 'extend');
+"""
+
+V3_HOLD_REQUESTS = (
+    "-- open-ended all-camera holds, decided by two persons (edge/access/hold_requests.py)\n"
+    + request_table_ddl("hold_requests", """camera TEXT,   -- NULL: every camera
+    start_us INTEGER NOT NULL,
+    end_us INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    case_number TEXT NOT NULL,
+    approval TEXT NOT NULL,   -- JSON approval document; hold_id: the hold made on approval
+    hold_id INTEGER""")
+)
+
 #: Signed checkpoints of every chain head (storage/checkpoints.py), append-only: the one update
 #: allowed is adding the RFC 3161 token once.
-V3_CHECKPOINTS = """
+V5_CHECKPOINTS = """
 CREATE TABLE checkpoints (
     id INTEGER PRIMARY KEY,
     time_us INTEGER NOT NULL,
@@ -228,9 +268,11 @@ def _chain_v2(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
+    Migration(2, "evidence offload queue", V2_OFFLOAD),
+    Migration(3, "two-person hold requests", V3_HOLD_REQUESTS),
     # Issue 13: every field of a segment row and each gap in the camera's chain; v1 links stay.
-    Migration(2, "chain v2 (gap links, chain_v2_start)", _chain_v2),
-    Migration(3, "signed checkpoints", V3_CHECKPOINTS),
+    Migration(4, "chain v2 (gap links, chain_v2_start)", _chain_v2),
+    Migration(5, "signed checkpoints", V5_CHECKPOINTS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from api.auth import daemon_of
 from api.presenters import export_out, hold_out, http_error
+from api.routes.exports import ExportId
 from api.schemas import ApproveIn, DenyIn, ExportRequestIn, HoldIn
 from api.web.deps import EXPORT_ROLES, HOLD_ROLES, WebUser, check_csrf, ensure_role, form_of, render, text, web_user
 from edge.access.exports import State
@@ -91,7 +92,7 @@ def exports_page(request: Request, web: WebUser, errors: list[str] | None = None
                  values: dict[str, str] | None = None, msg: str = "") -> Response:
     d = daemon_of(request)
     d.exports.expire_due()
-    exports = [export_out(d, e) for e in d.exports.list(100)]
+    exports = [export_out(d, e) for e in d.exports.list_visible(web.principal.user, 100)]
     mine = {e.id for e in exports if web.name in {e.requested_by.name, e.decided_by.name if e.decided_by else ""}
             and e.state != State.DENIED.value}
     form_values = {**_defaults(d.clock.now_us()), **(values or {})}
@@ -123,7 +124,7 @@ def request_export(request: Request, web: User, form: Form) -> Response:
 
 
 @router.post("/exports/{export_id}/approve")
-def approve(export_id: int, request: Request, web: User, form: Form) -> Response:
+def approve(export_id: ExportId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Approving an export")
     try:
@@ -135,7 +136,7 @@ def approve(export_id: int, request: Request, web: User, form: Form) -> Response
 
 
 @router.post("/exports/{export_id}/deny")
-def deny(export_id: int, request: Request, web: User, form: Form) -> Response:
+def deny(export_id: ExportId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Denying an export")
     try:

@@ -7,6 +7,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Query as Param
 from fastapi.responses import Response
 
 from api.auth import daemon_of
@@ -31,7 +32,8 @@ def _day(value: str, end: bool) -> datetime | None:
 
 @router.get("/register")
 def register_page(request: Request, web: User, since: str = "", until: str = "", action: str = "",
-                  actor: str = "", camera: str = "", after_id: int = 0) -> Response:
+                  actor: str = "", camera: str = "",
+                  after_id: Annotated[int, Param(ge=0, le=2**53)] = 0) -> Response:
     ensure_role(request, web, REGISTER_ROLES, "The access register")
     filters = {"since": since, "until": until, "action": action, "actor": actor, "camera": camera}
     errors: list[str] = []
@@ -40,7 +42,7 @@ def register_page(request: Request, web: User, since: str = "", until: str = "",
         start, end = _day(since, False), _day(until, True)
         q = Query(since_us=datetime_to_us(start) if start else None, until_us=datetime_to_us(end) if end else None,
                   actions=[action] if action else [], actor=actor.strip() or None, camera=camera.strip() or None,
-                  limit=PAGE, after_id=max(0, after_id))
+                  limit=PAGE, after_id=after_id)
         page = audit_page(daemon_of(request).register, q)
     except ValueError:
         errors.append("since/until: dates are YYYY-MM-DD")

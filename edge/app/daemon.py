@@ -17,7 +17,9 @@ from types import FrameType
 
 from capture.sampler import KeyframeSampler
 from edge.access.producer import ExportProducer
+from edge.access.refusals import RefusalFlusher
 from edge.app.box import Box
+from edge.app.fdlimit import raise_open_file_limit
 from edge.app.notify import Notifier, NotifyService, watchdog_interval
 from edge.app.probes import Probes
 from edge.app.runtime import Runtime
@@ -25,6 +27,7 @@ from edge.gb28181.adapters import gb28181_service
 from edge.monitor.image_health import HealthService, sampler_period
 from edge.monitor.integrity import IntegrityService, tsa_client
 from edge.monitor.status import one_line
+from edge.offload import offload_service
 from edge.periodic import Service
 from edge.recording.fleet import CameraFleet
 from edge.recording.retention import RetentionService
@@ -64,18 +67,26 @@ class Daemon:
         self.integrity = IntegrityService(cfg.integrity, cfg.box.id, box.store.index, box.device_key, box.alarms,
                                           box.clock, tsa_client(cfg.integrity))
         #: Background services, started after the workers and stopped before them.
-        self.services: list[Service] = [self.retention, self.health, self.export_producer, self.integrity]
+        self.services: list[Service] = [self.retention, self.health, self.export_producer,
+                                        RefusalFlusher(box.refusals), self.integrity]
+        # Held evidence copied to S3 Object Lock storage; None when [offload] is off.
+        self.offload = offload_service(cfg, box.store, box.clock, box.register, box.alarms, box.holds, box.exports,
+                                       self.export_producer.final_dir)
+        if self.offload is not None:
+            self.services.append(self.offload)
         self.gb28181 = gb28181_service(box, self.fleet.workers)  # the police platform link, if enabled
         if self.gb28181 is not None:
             self.services.append(self.gb28181)
         self.runtime = Runtime(box, self.fleet, self.health, self.retention, self.export_producer, self.probes,
-                               self.started_monotonic, lambda: self._stop.is_set(), self.integrity)
+                               self.started_monotonic, lambda: self._stop.is_set(), self.offload, self.integrity)
         #: Services that need the runtime (the API): started last, stopped first.
         self.attached: list[Service] = [make(self.runtime) for make in attach]
         self.notifier = Notifier.from_env()
         self._notify: NotifyService | None = None
 
     def start(self) -> None:
+        # Before any camera or connection opens a descriptor: systemd's soft default is 1024.
+        raise_open_file_limit()
         # Recovery logs each event itself; it must finish before any worker writes.
         recover(self.box.store, [c.id for c in self.cfg.cameras])
         self.fleet.start(self.retention.on_segment, self.sampler.offer if self.cfg.health.enabled else None)

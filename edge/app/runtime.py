@@ -18,13 +18,16 @@ if TYPE_CHECKING:
     from capture.worker import CaptureWorker
     from edge.access.exports import ExportManager
     from edge.access.hold_release import HoldReleases
+    from edge.access.hold_requests import HoldRequests
     from edge.access.holds import HoldPlacement
     from edge.access.producer import ExportProducer
+    from edge.access.refusals import AnonymousRefusals
     from edge.access.users import UserStore
     from edge.config import EdgeConfig
     from edge.monitor.alarms import AlarmCenter
     from edge.monitor.image_health import HealthService
     from edge.monitor.integrity import IntegrityService
+    from edge.offload import OffloadService
     from edge.recording.retention import RetentionService
     from storage.clock import Clock
     from storage.holds import HoldStore
@@ -43,6 +46,8 @@ class Runtime:
     probes: Probes
     started_monotonic: float
     stopping: Callable[[], bool]
+    #: Evidence offload (edge/offload/); None when [offload] is off.
+    offload: OffloadService | None = None
     #: The checkpoint service (signed chain heads; metrics read its last checkpoint).
     integrity: IntegrityService | None = None
 
@@ -86,6 +91,14 @@ class Runtime:
     @property
     def hold_releases(self) -> HoldReleases:
         return self.box.hold_releases
+
+    @property
+    def hold_requests(self) -> HoldRequests:
+        return self.box.hold_requests
+
+    @property
+    def refusals(self) -> AnonymousRefusals:
+        return self.box.refusals
 
     @property
     def device_key(self) -> DeviceKey:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from capture.redact import redact_text
 from capture.state import CameraState
 from edge.config import EdgeConfig
 from edge.monitor.alarms import Alarm
@@ -69,6 +70,7 @@ RULES: dict[str, tuple[str, str]] = {
     "floor_breach": ("Art. 19(8)", "footage kept at least 30 days"),
     "disk_error": ("Art. 20(3)", "original records preserved"),
     "recovery": ("Art. 20(3)", "original records preserved"),
+    "offload_behind": ("Art. 19(8)", "held footage kept at least 2 years"),
 }
 #: How a camera alarm reads in a sentence ("camera gate-2 offline since 10:02 UTC").
 PHRASE = {
@@ -97,6 +99,8 @@ class Sources:
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The daemon's running per-camera totals (storage/totals.py); None: aggregate from the index.
     totals: dict[str, CameraTotals] | None = None
+    #: Evidence offload (edge/offload/): what is in the bucket, what waits; None when off.
+    offload: dict[str, Any] | None = None
 
 
 def version() -> str:
@@ -174,6 +178,7 @@ def from_daemon(d: LiveBox) -> Sources:
         exports=export_counts(getattr(d, "exports", None)),
         health={c.id: health.report(c.id) for c in d.cfg.cameras} if health is not None else {},
         totals=live_totals(d),
+        offload=call_dict(d.offload, "status"),
     )
 
 
@@ -226,7 +231,7 @@ def _risk(code: str, severity: Any, camera: str | None, since_us: int | None, wh
     since = f" since {hhmm(since_us)} UTC" if since_us else ""
     subject = f"camera {camera} {what}{since}" if camera else f"{what}{since}"
     return RiskOut(article=article, rule=rule, code=code, severity=severity, camera=camera,
-                   since=iso(since_us), message=f"{article} {rule}: {subject}")
+                   since=iso(since_us), message=redact_text(f"{article} {rule}: {subject}"))
 
 
 def _since_of(a: Alarm) -> int:
@@ -297,7 +302,8 @@ def build(src: Sources) -> StatusDoc:
             last_segment_end=iso(last_end),
             last_segment_age_seconds=round((now - last_end) / 1e6, 3) if last_end else None,
             segments=n, bytes=nbytes, oldest=iso(oldest),
-            reconnects=w.get("reconnects"), last_error=w.get("last_error") or None,
+            reconnects=w.get("reconnects"),
+            last_error=redact_text(str(w["last_error"])) if w.get("last_error") else None,
             gaps_24h=gaps_since(src.index, cam.id, now - DAY_US, now),
             alarms=[_alarm_out(a) for a in src.alarms if a.camera == cam.id],
             health=src.health.get(cam.id) or None,
@@ -317,7 +323,7 @@ def build(src: Sources) -> StatusDoc:
                            forecast_days=float(forecast) if isinstance(forecast, int | float) else None),
     )
     return StatusDoc(box=box, compliance=compliance(src, cameras), cameras=cameras, retention=ret,
-                     exports=src.exports)
+                     exports=src.exports, offload=src.offload)
 
 
 def status_of(d: LiveBox) -> StatusDoc:
