@@ -59,7 +59,7 @@ def _bundle(tmp: Path, tsa_server: TsaServer | None, checkpoint_first: bool) -> 
 def test_clip_checks_against_a_timestamped_checkpoint(tmp_path: Path, tsa: TsaServer) -> None:  # noqa: F811
     bundle = _bundle(tmp_path, tsa, checkpoint_first=True)
 
-    report = verify_bundle(bundle)
+    report = verify_bundle(bundle, (bundle / "device_ed25519.pub.pem").read_bytes())  # the registered key
 
     assert report.ok, report.problems
     assert "gate-1: 2 source segment(s) chained to checkpoint #1 (" in " ".join(report.checked)
@@ -81,7 +81,7 @@ def test_clip_checks_against_a_timestamped_checkpoint(tmp_path: Path, tsa: TsaSe
 def test_footage_newer_than_the_last_checkpoint_gets_one_signed_for_the_bundle(tmp_path: Path) -> None:
     bundle = _bundle(tmp_path, None, checkpoint_first=False)
 
-    report = verify_bundle(bundle)
+    report = verify_bundle(bundle, (bundle / "device_ed25519.pub.pem").read_bytes())  # the registered key
 
     assert report.ok, report.problems
     assert not (bundle / "checkpoint-1.tsr").exists()
@@ -96,7 +96,7 @@ def test_altered_chain_run_or_checkpoint_is_found(tmp_path: Path) -> None:
     rec["record"]["start_us"] += 1
     chain.write_text("\n".join([lines[0], json.dumps(rec), *lines[2:]]) + "\n")
 
-    report = verify_bundle(bundle)
+    report = verify_bundle(bundle, (bundle / "device_ed25519.pub.pem").read_bytes())  # the registered key
 
     assert "chain-gate-1.jsonl: ALTERED (proof file)" in report.problems
     assert "gate-1 link #1: does not match its record" in report.problems
