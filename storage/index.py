@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from urllib.parse import quote
 
 from storage.chain import link_v2, segment_record_v2
 from storage.chain_store import chain_gap_close, chain_gap_open, next_link
@@ -73,14 +72,16 @@ class Gap:
 
 def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     if read_only:
-        # `edge verify` must leave no trace. mode=ro alone still creates the -wal and -shm files of
-        # a WAL database when no writer has them open; with no -wal file there is no writer, so the
-        # file is opened immutable (a daemon starting during the verify may make it report a
-        # spurious problem: verify again). With a writer running, its -wal/-shm exist already.
+        # Beside a running recorder (`edge status`, `verify`): never a write, never a schema change;
+        # WAL readers see every committed transaction without blocking the writer. `edge verify`
+        # must also leave no trace: mode=ro alone still creates the -wal and -shm files of a WAL
+        # database when no writer has them open; with no -wal file there is no writer, so the file
+        # is opened immutable (a recorder starting during the verify may make it report a spurious
+        # problem: verify again). With a writer running, its -wal/-shm exist already.
         wal = path.with_name(path.name + "-wal")
         flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
-        conn = sqlite3.connect(f"file:{quote(str(path))}?{flags}", uri=True, timeout=30.0, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, timeout=30.0,
+                               isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only=ON")
         return conn
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -95,8 +96,8 @@ class Index:
     block the writer, so the API stays responsive while segments close)."""
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
-        """`read_only`: no schema, no migration, no writes (opening a missing file fails)."""
         self.path = path
+        #: Opened `mode=ro`: no migration, and any write fails.
         self.read_only = read_only
         if read_only and not path.exists():
             raise FileNotFoundError(f"{path}: no index")
@@ -104,9 +105,9 @@ class Index:
         self._writer = _connect(path, read_only)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        #: Migrations this open applied (storage/schema.py); empty when the store was current, and
-        #: always for a read-only open (`edge verify` reads a store as it is).
-        self.migrated: list[int] = [] if read_only else migrate(self._writer)
+        #: Migrations this open applied (storage/schema.py); empty when the store was current. A
+        #: read-only open (beside the recorder that owns the store) never migrates.
+        self.migrated = [] if read_only else migrate(self._writer)
 
     def close(self) -> None:
         with self._lock:

@@ -238,9 +238,22 @@ V3_HOLD_REQUESTS = (
     hold_id INTEGER""")
 )
 
+V4_CLOCK_EVENTS = """
+-- steps of the wall clock and time-sync changes (storage/clock_events.py, edge/monitor/clock_watch.py)
+CREATE TABLE IF NOT EXISTS clock_events (
+    id INTEGER PRIMARY KEY,
+    time_us INTEGER NOT NULL,        -- wall clock after the event
+    kind TEXT NOT NULL,              -- step | unsynced | synced
+    step_us INTEGER NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS clock_events_time ON clock_events (time_us);
+"""
+
+
 #: Signed checkpoints of every chain head (storage/checkpoints.py), append-only: the one update
 #: allowed is adding the RFC 3161 token once.
-V5_CHECKPOINTS = """
+V6_CHECKPOINTS = """
 CREATE TABLE checkpoints (
     id INTEGER PRIMARY KEY,
     time_us INTEGER NOT NULL,
@@ -270,9 +283,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
     Migration(2, "evidence offload queue", V2_OFFLOAD),
     Migration(3, "two-person hold requests", V3_HOLD_REQUESTS),
+    Migration(4, "clock events", V4_CLOCK_EVENTS),
     # Issue 13: every field of a segment row and each gap in the camera's chain; v1 links stay.
-    Migration(4, "chain v2 (gap links, chain_v2_start)", _chain_v2),
-    Migration(5, "signed checkpoints", V5_CHECKPOINTS),
+    Migration(5, "chain v2 (gap links, chain_v2_start)", _chain_v2),
+    Migration(6, "signed checkpoints", V6_CHECKPOINTS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from edge.access.users import UserStore
     from edge.config import EdgeConfig
     from edge.monitor.alarms import AlarmCenter
+    from edge.monitor.clock_watch import ClockWatch
     from edge.monitor.image_health import HealthService
     from edge.monitor.integrity import IntegrityService
     from edge.offload import OffloadService
@@ -48,6 +49,8 @@ class Runtime:
     stopping: Callable[[], bool]
     #: Evidence offload (edge/offload/); None when [offload] is off.
     offload: OffloadService | None = None
+    #: Clock steps and time sync (edge/monitor/clock_watch.py), read by the status document.
+    clock_watch: ClockWatch | None = None
     #: The checkpoint service (signed chain heads; metrics read its last checkpoint).
     integrity: IntegrityService | None = None
 
