@@ -36,7 +36,11 @@ def has_chain_v2(conn: sqlite3.Connection) -> bool:
 
 def migrate_chain_v2(conn: sqlite3.Connection) -> None:
     """Migration 2 (storage/schema.py runs it inside its transaction): the gap link columns and
-    `chain_v2_start`, marking for each camera with (v1) segments where its v2 links begin."""
+    `chain_v2_start`, marking for each camera with (v1) segments where its v2 links begin.
+    Idempotent: two processes opening an old store at once both run the migration (the second
+    after the first committed), and the second must find it done."""
+    if has_chain_v2(conn):
+        return
     for stmt in CHAIN_V2_DDL:
         conn.execute(stmt)
     conn.execute("INSERT INTO chain_v2_start (camera, seq, time_us)"

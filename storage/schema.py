@@ -254,7 +254,7 @@ CREATE INDEX IF NOT EXISTS clock_events_time ON clock_events (time_us);
 #: Signed checkpoints of every chain head (storage/checkpoints.py), append-only: the one update
 #: allowed is adding the RFC 3161 token once.
 V6_CHECKPOINTS = """
-CREATE TABLE checkpoints (
+CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY,
     time_us INTEGER NOT NULL,
     body TEXT NOT NULL,              -- canonical JSON: exactly the signed bytes
@@ -262,11 +262,11 @@ CREATE TABLE checkpoints (
     tsa_token BLOB,                  -- RFC 3161 TimeStampResp (DER) over SHA-256(body), once obtained
     tsa_time_us INTEGER              -- its genTime
 );
-CREATE INDEX checkpoints_time ON checkpoints (time_us);
-CREATE INDEX checkpoints_untimed ON checkpoints (id) WHERE tsa_token IS NULL;
-CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+CREATE INDEX IF NOT EXISTS checkpoints_time ON checkpoints (time_us);
+CREATE INDEX IF NOT EXISTS checkpoints_untimed ON checkpoints (id) WHERE tsa_token IS NULL;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
-CREATE TRIGGER checkpoints_token_once BEFORE UPDATE ON checkpoints
+CREATE TRIGGER IF NOT EXISTS checkpoints_token_once BEFORE UPDATE ON checkpoints
     WHEN OLD.tsa_token IS NOT NULL OR NEW.id IS NOT OLD.id OR NEW.time_us IS NOT OLD.time_us
       OR NEW.body IS NOT OLD.body OR NEW.signature IS NOT OLD.signature
     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only (only a missing TSA token may be added)'); END;
