@@ -226,6 +226,28 @@ class OffloadConfig(Strict):
         return self
 
 
+class IntegrityConfig(Strict):
+    """Signed checkpoints of every chain head, and RFC 3161 timestamps over them (issue 13)."""
+
+    checkpoint_seconds: float = Field(default=300.0, ge=5.0, le=3600.0)
+    #: RFC 3161 Time-Stamping Authority (HTTP POST of application/timestamp-query); none: no tokens.
+    tsa_url: str | None = None
+    #: PEM: the TSA's root CA first, then any intermediates; replies are checked against it.
+    tsa_ca_file: Path | None = None
+    #: PEM: the TSA's own certificate, pinned (optional).
+    tsa_cert_file: Path | None = None
+    tsa_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
+    #: Longest wait between retries after a TSA failure (the wait doubles from 5 s up to this).
+    tsa_retry_max_seconds: float = Field(default=600.0, ge=5.0, le=86400.0)
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _tsa_url(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+
 class CameraConfig(Strict):
     id: str = Field(min_length=1, max_length=64)
     name: str = ""
@@ -299,6 +321,7 @@ class EdgeConfig(Strict):
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
     access: AccessConfig = AccessConfig()
+    integrity: IntegrityConfig = IntegrityConfig()
     offload: OffloadConfig = OffloadConfig()
     gb28181: Gb28181Config = Gb28181Config()
     cameras: Annotated[list[CameraConfig], Field(default_factory=list)]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from edge.monitor.alarms import AlarmCenter
     from edge.monitor.clock_watch import ClockWatch
     from edge.monitor.image_health import HealthService
+    from edge.monitor.integrity import IntegrityService
     from edge.offload import OffloadService
     from edge.recording.retention import RetentionService
     from storage.clock import Clock
@@ -50,6 +51,8 @@ class Runtime:
     offload: OffloadService | None = None
     #: Clock steps and time sync (edge/monitor/clock_watch.py), read by the status document.
     clock_watch: ClockWatch | None = None
+    #: The checkpoint service (signed chain heads; metrics read its last checkpoint).
+    integrity: IntegrityService | None = None
 
     # The box's parts, by name (read-only views for the API and the status document).
     @property
