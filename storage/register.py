@@ -27,6 +27,9 @@ ACTIONS = frozenset({
     "user_add", "user_disable", "user_enable", "token_rotate",
     "config_reload", "retention_delete", "floor_breach",
     "baseline_set", "maintenance", "snapshot_view", "register_export",
+    # review on the box (edge/access/review.py): a two-person grant, then playback and live views
+    "review_request", "review_approve", "review_deny", "review_expire", "review_revoke", "review_view",
+    "live_view", "sign_in", "sign_out",
 })
 
 

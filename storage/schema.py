@@ -198,8 +198,17 @@ V1_REQUESTS = (
     + "CREATE INDEX IF NOT EXISTS hold_releases_hold ON hold_releases (hold_id, state);\n"
 )
 
+V_REVIEW_GRANTS = (
+    "-- review grants (edge/access/review.py): two-person playback on the box, never a download\n"
+    + request_table_ddl("review_grants", """spec TEXT NOT NULL,   -- JSON: cameras, range, purpose, case, approval
+    granted_until_us INTEGER,        -- set at approval: now + [access] review_hours
+    revoked_by TEXT,
+    revoked_us INTEGER""")
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
+    Migration(2, "review grants", V_REVIEW_GRANTS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -14,8 +14,19 @@ from starlette.datastructures import FormData
 
 from api.auth import daemon_of
 from api.web import timeline
-from api.web.deps import BASELINE_ROLES, Refused, WebUser, check_csrf, ensure_role, form_of, render, web_user
+from api.web.deps import (
+    BASELINE_ROLES,
+    LIVE_ROLES,
+    Refused,
+    WebUser,
+    check_csrf,
+    ensure_role,
+    form_of,
+    render,
+    web_user,
+)
 from capture.state import CameraState
+from edge.access.live_view import LiveView, keyframe_mp4
 from edge.access.users import FOOTAGE_ROLES
 from edge.config import CameraConfig
 from edge.monitor import references as baseline
@@ -101,6 +112,7 @@ def camera_page(cam_id: str, request: Request, web: User, msg: str = "", hours: 
         "cfg": cam, "cam": out, "tl": tl, "windows": timeline.WINDOWS, "gaps": timeline.gap_rows(tl),
         "pic": _picture_state(request, web, cam_id),
         "may_commission": web.role in BASELINE_ROLES, "message": MESSAGES.get(msg, ""),
+        "live": web.role in LIVE_ROLES and live_from is not None,
         "footage_roles": sorted(r.value for r in FOOTAGE_ROLES),
         "events": d.alarms.events(since_us=now - DAY_US, camera=cam_id, limit=50)})
 
@@ -132,6 +144,18 @@ def snapshot(cam_id: str, request: Request, web: User) -> Response:
 @router.get("/cameras/{cam_id}/reference.png")
 def reference(cam_id: str, request: Request, web: User) -> Response:
     return _picture(request, web, cam_id, "reference")
+
+
+@router.get("/cameras/{cam_id}/live.mp4")
+def live(cam_id: str, request: Request, web: User) -> Response:
+    """The camera's newest keyframe as a one-frame MP4 (copied, not re-encoded); 404 until one arrives."""
+    _camera(request, web, cam_id)
+    ensure_role(request, web, LIVE_ROLES, "The live view")
+    view: LiveView = request.app.state.live_view
+    sample = view.picture(web.session.id_sha256, cam_id, web.actor)
+    if sample is None:
+        return Response(status_code=404, content=b"no live picture yet", media_type="text/plain")
+    return Response(keyframe_mp4(sample), media_type="video/mp4")
 
 
 @router.post("/cameras/{cam_id}/baseline")

@@ -14,6 +14,8 @@ from types import TracebackType
 from edge.access.exports import ExportManager
 from edge.access.hold_release import HoldReleases
 from edge.access.holds import HoldPlacement
+from edge.access.playback import Playback
+from edge.access.review import ReviewGrants
 from edge.access.users import UserStore
 from edge.config import EdgeConfig
 from edge.monitor.alarms import AlarmCenter
@@ -38,6 +40,8 @@ class Box:
         self.hold_placement = HoldPlacement(self.holds, self.register, self.known_cameras)
         self.hold_releases = HoldReleases(index, self.register, self.clock, cfg.access.request_ttl_hours,
                                           self.holds)
+        self.reviews = ReviewGrants(index, self.register, self.clock, cfg.access, self.known_cameras)
+        self.playback = Playback(self.store, self.alarms)
 
     @cached_property
     def device_key(self) -> DeviceKey:
