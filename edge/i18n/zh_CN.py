@@ -1,0 +1,56 @@
+"""The Simplified Chinese texts, as the source of `locale/zh_CN/LC_MESSAGES/edge.po`.
+
+`scripts/compile_catalogs.py` writes the .po from this table and compiles it to the .mo the box
+loads (both committed, so the wheel carries them without a build step). Keys are the English
+source texts exactly as the templates and the code write them.
+"""
+
+ZH_CN: dict[str, str] = {
+    # navigation and frame
+    "Overview": "概览", "Review": "回看", "Exports": "导出", "Holds": "保全", "Access register": "访问登记",
+    "Filing pack": "备案材料", "Sign out": "退出登录", "Times are in %(zone)s.": "时间均为 %(zone)s。", "Box": "设备",
+    # review
+    "Review on the box": "设备上回看",
+    "Art. 18: footage is looked at only when an officer asks and a second, different person (an approver with "
+    "another work credential) approves. A review plays on this box and is never downloaded; every view is "
+    "registered.": "第十八条：仅当民警提出申请、并由另一名持不同工作证件的审批人批准后，方可查看录像。回看仅在本设备上播放，"
+                   "不可下载；每次查看均予登记。",
+    "Request a review": "申请回看", "Request review": "提交回看申请", "Cameras": "摄像机", "From": "起",
+    "To": "止", "Purpose": "用途", "Case number": "案件编号", "Approval document (Art. 18)": "审批文书（第十八条）",
+    "Approval document": "审批文书", "Number": "文号", "Issued by": "签发单位", "Issued on": "签发日期",
+    "An approved review lasts %(hours)s h.": "回看批准后有效 %(hours)s 小时。",
+    "Waiting for approval": "待审批", "Range": "时间范围", "Requested by": "申请人", "Approve": "批准",
+    "Deny": "拒绝", "Nothing waits for approval.": "没有待审批的申请。", "Reviews": "回看记录", "State": "状态",
+    "Decided by": "审批人", "Until": "有效至", "Play": "播放", "Revoke": "撤销", "No reviews yet.": "暂无回看记录。",
+    "Not done:": "未完成：", "note (optional)": "备注（可选）", "reason for denying": "拒绝理由",
+    "approved by": "批准人", "until": "有效至", "Playback only: nothing here downloads. Every view is registered.":
+        "仅供播放：此处不提供下载。每次查看均予登记。",
+    "Wall-clock time": "录像时间", "No playable footage in this range.": "该时间范围内没有可播放的录像。",
+    "recorded": "已录制", "gap": "中断", "Go to": "跳转到", "Go": "跳转", "Export this span": "导出此时段",
+    "recorded spans and gaps; click to seek": "录制时段与中断；点击跳转",
+    "Review requested. It now waits for a second person (an approver) to approve it.":
+        "回看申请已提交，等待第二人（审批人）批准。",
+    "Review approved: its requester and approver may play the range on this box until it ends.":
+        "回看已批准：申请人和审批人可在有效期内于本设备上播放该时段。",
+    "Review denied; the requester sees the reason.": "回看已拒绝，申请人可看到理由。",
+    "Review revoked: nothing more may be played under it.": "回看已撤销，不能再据此播放。",
+    "pending": "待审批", "active": "有效", "denied": "已拒绝", "expired": "已过期", "revoked": "已撤销",
+    "ended": "已结束", "approved": "已批准",
+    # live view
+    "Live view": "实时画面", "the current picture, refreshed; nothing recorded": "当前画面，定时刷新；不含录像",
+    "Waiting for the next keyframe…": "正在等待下一个关键帧…",
+    "Re-commission the reference from the current view": "以当前画面重新设定基准画面",
+    "Only after a legitimate, approved re-aim: the current view becomes the yardstick for the \"moved\" check. "
+    "Registered as baseline_set.": "仅在经批准的合法调整之后使用：当前画面将作为“移位”检测的基准，并登记为 baseline_set。",
+    # register
+    "Art. 19(4): who accessed or copied footage, when, for what use and to whom; every refusal too. Append-only "
+    "and hash-chained (edge verify detects any edit).": "第十九条第四项：记录谁在何时、为何用途查看或复制录像、提供给谁；"
+                                                        "被拒绝的操作同样记录。只可追加、哈希链接（edge verify 可发现任何改动）。",
+    "Chain check": "链校验", "intact": "完好", "BROKEN": "已损坏", "entries checked": "条已校验",
+    "Download CSV": "下载 CSV", "From day": "起始日期", "To day": "截止日期", "Action": "操作", "any": "全部",
+    "User": "用户", "Camera": "摄像机", "Filter": "筛选", "Clear": "清除", "Time": "时间", "Who": "人员",
+    "Result": "结果", "Cameras / range": "摄像机 / 时间范围", "Purpose, case, recipient, approval": "用途、案件、接收方、审批",
+    "Subject / detail": "对象 / 详情", "No entries match.": "没有符合条件的记录。", "Next entries": "后续记录",
+    "ok": "成功", "refused": "拒绝", "yes": "是", "no": "否",
+    "reason": "理由", "via": "途径", "kind": "类型", "bytes": "字节", "method": "方式", "path": "路径", "note": "备注",
+}
