@@ -31,6 +31,8 @@ def install(app: FastAPI, daemon: Runtime) -> None:
     app.state.session_resolver = api_session_principal
     #: (session, grant, camera) whose clip was opened: registered once, not per Range request.
     app.state.review_opened = set()
+    #: (session, camera, kind) whose snapshot/reference view is registered already.
+    app.state.snapshot_viewed = set()
     app.state.live_view = LiveView(daemon.sampler if daemon.cfg.health.enabled else None, daemon.register)
     app.add_middleware(SecurityHeaders)
     install_handlers(app)

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from api.auth import daemon_of
 from api.presenters import export_out, hold_out, http_error
-from api.schemas import ApproveIn, DenyIn, ExportRequestIn, HoldIn
+from api.schemas import ApproveIn, DenyIn, ExportRequestIn, HoldIn, ReleaseDenyIn, ReleaseIn
 from api.web.deps import (
     EXPORT_ROLES,
     HOLD_ROLES,
@@ -45,6 +45,9 @@ MESSAGES = {
     "approved": "Export approved. The bundle is being produced; its download link appears here when ready.",
     "denied": "Export denied; the requester sees the reason.",
     "held": "Hold created: this footage is kept for the statutory period.",
+    "release_requested": "Release requested. It now waits for a second person (an approver) to approve it.",
+    "released": "Hold released.",
+    "release_denied": "Release denied.",
 }
 
 
@@ -166,7 +169,7 @@ def holds_page(request: Request, web: WebUser, errors: list[str] | None = None, 
     d.hold_releases.expire_due()
     holds = [hold_out(d, h) for h in d.holds.list(include_inactive=include_inactive)]
     return render(request, web, "holds.html", {
-        "holds": holds, "is_officer": web.role is Role.OFFICER, "cameras": d.cfg.cameras, "errors": errors or [],
+        "holds": holds, "is_officer": web.role is Role.OFFICER, "is_approver": web.role is Role.APPROVER, "cameras": d.cfg.cameras, "errors": errors or [],
         "values": {**_defaults(localizer(request), d.clock.now_us()), **(values or {})},
         "message": MESSAGES.get(msg, ""),
         "include_inactive": include_inactive, "hold_days": d.cfg.retention.hold_days}, status=status)
@@ -194,3 +197,43 @@ def create_hold(request: Request, web: User, form: Form) -> Response:
     except (ValidationError, WorkflowError) as exc:
         return holds_page(request, web, *refusal(exc), values)
     return RedirectResponse("/holds?msg=held", status_code=303)
+
+
+@router.post("/holds/{hold_id}/release")
+def request_release(hold_id: int, request: Request, web: User, form: Form) -> Response:
+    """Step 1 of the two-person early release (the same service as the API's)."""
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.OFFICER}, "Asking to release a hold")
+    try:
+        body = ReleaseIn.model_validate({
+            "reason": text(form, "reason"),
+            "approval_document": {"number": text(form, "doc_number"), "issued_by": text(form, "doc_issued_by"),
+                                  "issued_on": text(form, "doc_issued_on") or None, "sha256": None}})
+        daemon_of(request).hold_releases.request(hold_id, web.actor, body.reason,
+                                                 body.approval_document.model_dump(mode="json"))
+    except (ValidationError, WorkflowError) as exc:
+        return holds_page(request, web, *refusal(exc))
+    return RedirectResponse("/holds?msg=release_requested", status_code=303)
+
+
+@router.post("/holds/{hold_id}/release/approve")
+def approve_release(hold_id: int, request: Request, web: User, form: Form) -> Response:
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.APPROVER}, "Approving a hold release")
+    try:
+        daemon_of(request).hold_releases.approve(hold_id, web.principal.user, web.actor)
+    except WorkflowError as exc:
+        return holds_page(request, web, *refusal(exc))
+    return RedirectResponse("/holds?msg=released", status_code=303)
+
+
+@router.post("/holds/{hold_id}/release/deny")
+def deny_release(hold_id: int, request: Request, web: User, form: Form) -> Response:
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.APPROVER}, "Denying a hold release")
+    try:
+        reason = ReleaseDenyIn(reason=text(form, "reason")).reason
+        daemon_of(request).hold_releases.deny(hold_id, web.principal.user, web.actor, reason)
+    except (ValidationError, WorkflowError) as exc:
+        return holds_page(request, web, *refusal(exc))
+    return RedirectResponse("/holds?msg=release_denied", status_code=303)

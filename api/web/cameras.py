@@ -129,9 +129,14 @@ def _picture(request: Request, web: WebUser, cam_id: str, kind: str) -> Response
         data = path.read_bytes()
     except FileNotFoundError:
         raise Refused(404, f"Camera {cam_id} has no {kind} yet.", web) from None
-    # A picture of the scene is footage: every view is registered (Art. 19(4)).
-    d.register.append(web.actor, "snapshot_view", cameras=[cam_id], subject=cam_id,
-                      detail={"kind": kind, "via": "web"})
+    # A picture of the scene is footage: every view is registered (Art. 19(4)), once per web
+    # session, camera and kind; not once per tile per reload of the overview.
+    seen: set[tuple[str, str, str]] = request.app.state.snapshot_viewed
+    key = (web.session.id_sha256, cam_id, kind)
+    if key not in seen:
+        seen.add(key)
+        d.register.append(web.actor, "snapshot_view", cameras=[cam_id], subject=cam_id,
+                          detail={"kind": kind, "via": "web", "registered": "once per session and camera"})
     media = "image/jpeg" if kind == "snapshot" else "image/png"
     return Response(data, media_type=media)
 
