@@ -14,7 +14,8 @@ from edge.i18n import LOCALE_DIR, Localizer, choose_language
 from edge.i18n.zh_CN import ZH_CN
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = [*(ROOT / "api" / "web" / "templates").glob("*.html"), *(ROOT / "edge" / "reports" / "templates").glob("*.html")]
+TEMPLATES = [*(ROOT / "api" / "web" / "templates").glob("*.html"),
+             *(ROOT / "edge" / "reports" / "templates").glob("*.html")]
 
 
 def test_ten_oclock_in_beijing_is_two_oclock_utc() -> None:

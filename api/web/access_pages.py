@@ -169,7 +169,8 @@ def holds_page(request: Request, web: WebUser, errors: list[str] | None = None, 
     d.hold_releases.expire_due()
     holds = [hold_out(d, h) for h in d.holds.list(include_inactive=include_inactive)]
     return render(request, web, "holds.html", {
-        "holds": holds, "is_officer": web.role is Role.OFFICER, "is_approver": web.role is Role.APPROVER, "cameras": d.cfg.cameras, "errors": errors or [],
+        "holds": holds, "is_officer": web.role is Role.OFFICER, "is_approver": web.role is Role.APPROVER,
+        "cameras": d.cfg.cameras, "errors": errors or [],
         "values": {**_defaults(localizer(request), d.clock.now_us()), **(values or {})},
         "message": MESSAGES.get(msg, ""),
         "include_inactive": include_inactive, "hold_days": d.cfg.retention.hold_days}, status=status)

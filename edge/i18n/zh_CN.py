@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - a table of texts: breaking the Chinese lines would only hurt reading them
 """The Simplified Chinese texts, as the source of `locale/zh_CN/LC_MESSAGES/edge.po`.
 
 `scripts/compile_catalogs.py` writes the .po from this table and compiles it to the .mo the box
