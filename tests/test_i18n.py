@@ -65,3 +65,21 @@ def test_compiled_catalog_is_current_and_covers_every_template_text() -> None:
     assert not missing, missing
     assert Localizer("zh-CN", "Asia/Shanghai").gettext("Access register") == "访问登记"
     assert Localizer("en", "Asia/Shanghai").gettext("Access register") == "Access register"
+
+
+def test_filing_pack_in_chinese_with_beijing_times(tmp_path: Path) -> None:
+    from edge.app.box import Box
+    from edge.config import EdgeConfig
+    from edge.reports.filing import PackInputs, build_pack, write_pack
+
+    cfg = EdgeConfig.model_validate({"storage": {"root": str(tmp_path / "store")},
+                                     "cameras": [{"id": "gate-1", "url": "rtsp://127.0.0.1/x",
+                                                  "site_category": "street"}]})
+    with Box(cfg) as box:
+        pack = build_pack(PackInputs(cfg, box.store.index, box.store.layout, box.clock.now_us(),
+                                     box.holds.in_force(), box.device_key))
+        paths = write_pack(pack, tmp_path / "out", box.store.layout, loc=Localizer("zh-CN", "Asia/Shanghai"))
+    html = paths["html"].read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html and "备案材料" in html and "UTC+08:00" in html
+    assert paths["pdf"].read_bytes().startswith(b"%PDF")
+    assert pack["generated"].endswith("Z")  # the JSON keeps UTC

@@ -54,4 +54,17 @@ ZH_CN: dict[str, str] = {
     "Subject / detail": "对象 / 详情", "No entries match.": "没有符合条件的记录。", "Next entries": "后续记录",
     "ok": "成功", "refused": "拒绝", "yes": "是", "no": "否",
     "reason": "理由", "via": "途径", "kind": "类型", "bytes": "字节", "method": "方式", "path": "路径", "note": "备注",
+    # filing pack (HTML and PDF)
+    "Filing pack: public security video image system": "备案材料：公共安全视频图像信息系统", "Generated": "生成于",
+    "Open points before filing": "备案前待办事项", "Box id": "设备编号", "Name": "名称", "Site": "场所", "Operator": "运营单位",
+    "Software": "软件", "Site category (Art. 9)": "场所类别（第九条）", "Location / coverage": "位置 / 覆盖范围",
+    "Signage": "标识", "Signage (Art. 10)": "标识（第十条）", "Enabled": "启用", "Resolution": "分辨率", "Codec": "编码",
+    "Bitrate": "码率", "Reference view": "基准画面", "disabled": "已停用", "confirmed": "已确认", "NOT confirmed": "未确认",
+    "not recorded yet": "尚未录制", "set": "设定于", "by": "设定人", "automatic": "自动", "not commissioned yet": "尚未设定",
+    "Site categories": "场所类别", "Storage and retention (Art. 19(8))": "存储与保存期限（第十九条第八项）",
+    "Forecast": "预计", "unlimited": "不限", "days": "天", "floor": "最低要求", "holds kept": "保全保存",
+    "Device signing key": "设备签名密钥", "Device signing key (verifies exported footage)": "设备签名密钥（用于验证导出的录像）",
+    "Exports from this box are signed with this Ed25519 key; record its fingerprint to verify them.":
+        "本设备导出的录像均以此 Ed25519 密钥签名；请记录其指纹以便核验。",
+    "Fingerprint": "指纹", "Algorithm": "算法",
 }
