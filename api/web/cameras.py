@@ -22,6 +22,7 @@ from api.web.deps import (
     check_csrf,
     ensure_role,
     form_of,
+    localizer,
     render,
     web_user,
 )
@@ -107,7 +108,7 @@ def camera_page(cam_id: str, request: Request, web: User, msg: str = "", hours: 
         last = d.store.index.last_segment(cam_id)
         live_from = last.end_us if last is not None else now - int(d.cfg.storage.segment_seconds * 1e6)
     hours = hours if hours in timeline.WINDOWS else 24
-    tl = timeline.build(d.store.index, d.alarms, cam_id, now, live_from, hours)
+    tl = timeline.build(d.store.index, d.alarms, cam_id, now, live_from, hours, localizer(request).zone)
     return render(request, web, "camera.html", {
         "cfg": cam, "cam": out, "tl": tl, "windows": timeline.WINDOWS, "gaps": timeline.gap_rows(tl),
         "pic": _picture_state(request, web, cam_id),
