@@ -43,6 +43,18 @@ def create_app(daemon: Runtime) -> FastAPI:
     for module in (exports, holds, audit):
         app.include_router(module.router)
 
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    from api.presenters import http_error
+    from edge.access.workflow import WorkflowError
+
+    @app.exception_handler(WorkflowError)
+    def refused_step(_: Request, err: WorkflowError) -> JSONResponse:
+        """A refused workflow step (already registered by the domain) as its HTTP answer."""
+        http = http_error(err)
+        return JSONResponse({"detail": http.detail}, status_code=http.status_code)
+
     from api.web import install as install_web
 
     # The maintenance page: login, overview, cameras, exports, holds, register, filing pack.

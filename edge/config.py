@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from capture.redact import redact_text
 from edge import legal
+from edge.gb28181.config import Gb28181Config
+from edge.gb28181.ids import CHANNEL_TYPES, check_id
 
 CAMERA_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -183,6 +185,13 @@ class CameraConfig(Strict):
     reconnect_max: float = Field(default=5.0, gt=0.0, le=600.0)
     stall_timeout: float = Field(default=10.0, gt=0.0, le=600.0)
     record_audio: bool = True
+    #: GB/T 28181 channel code (20 digits, type 131/132) under which the platform sees this camera.
+    gb28181_channel_id: str = ""
+
+    @field_validator("gb28181_channel_id")
+    @classmethod
+    def _gb_channel(cls, v: str) -> str:
+        return check_id(v, CHANNEL_TYPES, "camera channel") if v else v
 
     @field_validator("id")
     @classmethod
@@ -232,6 +241,7 @@ class EdgeConfig(Strict):
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
     access: AccessConfig = AccessConfig()
+    gb28181: Gb28181Config = Gb28181Config()
     cameras: Annotated[list[CameraConfig], Field(default_factory=list)]
 
     @model_validator(mode="after")
@@ -249,6 +259,22 @@ class EdgeConfig(Strict):
         for cam_id in self.health.cameras:
             if cam_id not in ids:
                 raise ValueError(f"health.cameras.{cam_id}: no camera with this id")
+        return self
+
+    @model_validator(mode="after")
+    def _gb_channels(self) -> EdgeConfig:
+        if not self.gb28181.enabled:
+            return self
+        seen = {self.gb28181.device_id: "gb28181.device_id"}
+        for i, cam in enumerate(self.cameras):
+            if not cam.enabled:
+                continue
+            if not cam.gb28181_channel_id:
+                raise ValueError(f"cameras[{i}].gb28181_channel_id: required for every enabled camera "
+                                 "when gb28181 is enabled")
+            if cam.gb28181_channel_id in seen:
+                raise ValueError(f"cameras[{i}].gb28181_channel_id: same code as {seen[cam.gb28181_channel_id]}")
+            seen[cam.gb28181_channel_id] = f"cameras[{i}].gb28181_channel_id"
         return self
 
     def camera(self, camera_id: str) -> CameraConfig:

@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import Principal, daemon_of, require
-from api.presenters import export_out, http_error
+from api.presenters import export_out
 from api.schemas import ApproveIn, DenyIn, ExportOut, ExportRequestIn, ExportState
 from edge.access.bundle import bundle_files, zip_stream
 from edge.access.exports import State
 from edge.access.users import Role
-from edge.access.workflow import WorkflowError
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
 
@@ -28,10 +27,7 @@ def create_export(body: ExportRequestIn, request: Request, p: Officer) -> Export
     """Step 1 of 2: the request is registered and waits for a second person's approval. Nothing is
     read from the store yet."""
     d = daemon_of(request)
-    try:
-        exp = d.exports.submit(p.actor, body.to_spec())
-    except WorkflowError as err:
-        raise http_error(err) from None
+    exp = d.exports.submit(p.actor, body.to_spec())
     return export_out(d, exp, with_register=True)
 
 
@@ -59,20 +55,14 @@ def approve_export(export_id: ExportId, request: Request, p: Approver, body: App
     """Step 2 of 2, by an approver who is neither the requester nor holds the requester's work
     credential. The bundle is then produced in the background (`progress`)."""
     d = daemon_of(request)
-    try:
-        exp = d.exports.approve(export_id, p.user, p.actor, body.note if body else "")
-    except WorkflowError as err:
-        raise http_error(err) from None
+    exp = d.exports.approve(export_id, p.user, p.actor, body.note if body else "")
     return export_out(d, exp, with_register=True)
 
 
 @router.post("/{export_id}/deny", response_model=ExportOut, summary="Deny, with a reason")
 def deny_export(export_id: ExportId, body: DenyIn, request: Request, p: Approver) -> ExportOut:
     d = daemon_of(request)
-    try:
-        exp = d.exports.deny(export_id, p.user, p.actor, body.reason)
-    except WorkflowError as err:
-        raise http_error(err) from None
+    exp = d.exports.deny(export_id, p.user, p.actor, body.reason)
     return export_out(d, exp, with_register=True)
 
 
@@ -81,10 +71,7 @@ def deny_export(export_id: ExportId, body: DenyIn, request: Request, p: Approver
             responses={200: {"content": {"application/zip": {}}, "description": "The export bundle"}})
 def download_export(export_id: ExportId, request: Request, p: Either) -> StreamingResponse:
     d = daemon_of(request)
-    try:
-        exp = d.exports.authorize_download(export_id, p.user, p.actor)
-    except WorkflowError as err:
-        raise http_error(err) from None
+    exp = d.exports.authorize_download(export_id, p.user, p.actor)
     directory = d.export_producer.final_dir(exp.id)
     if not directory.is_dir():
         raise HTTPException(status_code=410, detail=f"the bundle of export {export_id} is no longer on this box")

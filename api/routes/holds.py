@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
 from api.auth import Principal, daemon_of, require
-from api.presenters import hold_out, http_error, release_out
+from api.presenters import hold_out, release_out
 from api.schemas import HoldIn, HoldOut, ReleaseDenyIn, ReleaseIn, ReleaseOut
 from edge.access.users import Role
-from edge.access.workflow import WorkflowError
 from storage.clock import datetime_to_us
 
 router = APIRouter(prefix="/api/v1/holds", tags=["holds"])
@@ -24,11 +23,8 @@ HoldId = Annotated[int, Path(ge=1, le=2**53, description="Hold id")]
 @router.post("", status_code=201, response_model=HoldOut, summary="Hold footage for the statutory period")
 def create_hold(body: HoldIn, request: Request, p: Officer) -> HoldOut:
     d = daemon_of(request)
-    try:
-        hold = d.hold_placement.place(p.actor, body.camera, datetime_to_us(body.start), datetime_to_us(body.end),
+    hold = d.hold_placement.place(p.actor, body.camera, datetime_to_us(body.start), datetime_to_us(body.end),
                                       body.reason, body.case_number)
-    except WorkflowError as err:
-        raise http_error(err) from None
     return hold_out(d, hold)
 
 
@@ -52,10 +48,7 @@ def get_hold(hold_id: HoldId, request: Request, p: Readers) -> HoldOut:
              summary="Ask to release a hold early (needs a second person's approval)")
 def request_release(hold_id: HoldId, body: ReleaseIn, request: Request, p: Officer) -> ReleaseOut:
     d = daemon_of(request)
-    try:
-        rel = d.hold_releases.request(hold_id, p.actor, body.reason, body.approval_document.model_dump(mode="json"))
-    except WorkflowError as err:
-        raise http_error(err) from None
+    rel = d.hold_releases.request(hold_id, p.actor, body.reason, body.approval_document.model_dump(mode="json"))
     return release_out(rel)
 
 
@@ -63,18 +56,12 @@ def request_release(hold_id: HoldId, body: ReleaseIn, request: Request, p: Offic
              summary="Approve the pending release (a different approver): the hold ends now")
 def approve_release(hold_id: HoldId, request: Request, p: Approver) -> HoldOut:
     d = daemon_of(request)
-    try:
-        hold = d.hold_releases.approve(hold_id, p.user, p.actor)
-    except WorkflowError as err:
-        raise http_error(err) from None
+    hold = d.hold_releases.approve(hold_id, p.user, p.actor)
     return hold_out(d, hold)
 
 
 @router.post("/{hold_id}/release/deny", response_model=ReleaseOut, summary="Deny the pending release")
 def deny_release(hold_id: HoldId, body: ReleaseDenyIn, request: Request, p: Approver) -> ReleaseOut:
     d = daemon_of(request)
-    try:
-        rel = d.hold_releases.deny(hold_id, p.user, p.actor, body.reason)
-    except WorkflowError as err:
-        raise http_error(err) from None
+    rel = d.hold_releases.deny(hold_id, p.user, p.actor, body.reason)
     return release_out(rel)

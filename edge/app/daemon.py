@@ -21,6 +21,7 @@ from edge.app.box import Box
 from edge.app.notify import Notifier, NotifyService, watchdog_interval
 from edge.app.probes import Probes
 from edge.app.runtime import Runtime
+from edge.gb28181.adapters import gb28181_service
 from edge.monitor.image_health import HealthService, sampler_period
 from edge.monitor.status import one_line
 from edge.periodic import Service
@@ -60,6 +61,9 @@ class Daemon:
         self.probes = Probes(box.store, self.fleet.enabled, self.fleet.workers)
         #: Background services, started after the workers and stopped before them.
         self.services: list[Service] = [self.retention, self.health, self.export_producer]
+        self.gb28181 = gb28181_service(box, self.fleet.workers)  # the police platform link, if enabled
+        if self.gb28181 is not None:
+            self.services.append(self.gb28181)
         self.runtime = Runtime(box, self.fleet, self.health, self.retention, self.export_producer, self.probes,
                                self.started_monotonic, lambda: self._stop.is_set())
         #: Services that need the runtime (the API): started last, stopped first.
