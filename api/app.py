@@ -38,9 +38,9 @@ def create_app(daemon: Runtime) -> FastAPI:
     for module in (health, metrics):
         app.include_router(module.router)
 
-    from api.routes import audit, exports, holds
+    from api.routes import audit, exports, holds, reviews
 
-    for module in (exports, holds, audit):
+    for module in (exports, holds, reviews, audit):
         app.include_router(module.router)
 
     from fastapi import Request

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 
-from api.schemas import AuditPage, ExportOut, HoldOut, PersonOut, RegisterEntryOut, ReleaseOut
+from api.schemas import AuditPage, ExportOut, HoldOut, PersonOut, RegisterEntryOut, ReleaseOut, ReviewOut
 from edge.access.exports import Export, State
 from edge.access.hold_release import Release
 from edge.access.playback import Clip
@@ -118,3 +118,16 @@ def playback_timeline(clip: Clip, since_us: int, until_us: int, loc: Localizer) 
             for g in clip.gaps for x, w in [bar(g["start_us"], g["end_us"])]]
     ticks = [(round(100.0 * i / 4, 3), f"{loc.local(since_us + total * i // 4):%H:%M:%S}") for i in range(5)]
     return {"spans": spans, "gaps": gaps, "ticks": ticks, "since_us": since_us, "until_us": until_us}
+
+
+def review_out(g: Grant, now_us: int) -> ReviewOut:
+    requester = person_out(g.requester)
+    assert requester is not None
+    status = g.status(now_us)
+    return ReviewOut(
+        id=g.id, status=status, cameras=list(g.spec.cameras), start=iso_precise(g.spec.start_us),  # type: ignore[arg-type]
+        end=iso_precise(g.spec.end_us), purpose=g.spec.purpose, case_number=g.spec.case_number,
+        approval_document=g.spec.approval_document, requested_by=requester, requested=iso_precise(g.requested_us),
+        decided_by=person_out(g.decider), decided=_time(g.decided_us), decision_reason=g.decision_reason,
+        granted_until=_time(g.granted_until_us), revoked_by=g.revoked_by, revoked=_time(g.revoked_us),
+        play=f"/review/{g.id}" if status == "active" else None)

@@ -236,3 +236,29 @@ class ReviewRequestIn(In):
         if len(set(self.cameras)) != len(self.cameras):
             raise ValueError("cameras must not repeat")
         return self
+
+
+class ReviewOut(BaseModel):
+    """A review grant: a request until approved, then a time-limited right to play the range on the box."""
+
+    id: int
+    status: Literal["pending", "denied", "expired", "active", "revoked", "ended"]
+    cameras: list[str]
+    start: str
+    end: str
+    purpose: str
+    case_number: str
+    approval_document: dict[str, Any]
+    requested_by: PersonOut
+    requested: str
+    decided_by: PersonOut | None
+    decided: str | None
+    decision_reason: str
+    granted_until: str | None
+    revoked_by: str | None
+    revoked: str | None
+    play: str | None = Field(description="The page that plays the range (only for the grant's two persons).")
+
+
+class RevokeIn(In):
+    reason: Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)] = ""

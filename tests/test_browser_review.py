@@ -164,7 +164,8 @@ def test_review_playback_live_view_and_chinese(tmp_path: Path, clip: Callable[..
         assert resp.status == 403, (path, resp.status)
     maint.close()
     api = {"Authorization": f"Bearer {tokens['maint']}"}
-    for path in ("/api/v1/exports", f"/api/v1/exports/{grant_id}/download", "/api/v1/holds"):
+    for path in ("/api/v1/exports", f"/api/v1/exports/{grant_id}/download", "/api/v1/holds", "/api/v1/reviews",
+                 f"/api/v1/reviews/{grant_id}"):
         assert httpx.get(d.url + path, headers=api).status_code == 403, path
 
     # -- auditor, in Chinese: the register shows the views, in Beijing time ---------------------
