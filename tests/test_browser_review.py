@@ -65,6 +65,9 @@ def test_review_playback_live_view_and_chinese(tmp_path: Path, clip: Callable[..
     officer = Session(browser, d.url, "officer")
     officer.login(token=tokens["officer"])
     page = officer.page
+    for _ in range(3):  # the overview's tile picture, loaded three times: one snapshot_view
+        page.goto(d.url + "/")
+        page.locator("#tile-gate-1 img.snapshot").wait_for()
     page.goto(d.url + "/review")
     assert "Asia/Shanghai, UTC+08:00" in page.inner_text("#request")
 
@@ -145,6 +148,8 @@ def test_review_playback_live_view_and_chinese(tmp_path: Path, clip: Callable[..
     assert page.input_value("input[name=start]") == local_input(start_us)
     shot(officer, "5-export-this-span")
     assert "review=" in export_href
+    page.click("header form.who button")
+    page.wait_for_url("**/login**")
     officer.close()
 
     # -- maintainer: live picture; no recorded footage by page or API ---------------------------
@@ -184,5 +189,10 @@ def test_review_playback_live_view_and_chinese(tmp_path: Path, clip: Callable[..
     actions = ap.request.get(d.url + "/register.csv?action=review_view")
     assert actions.status == 200 and f"review:{grant_id}" in actions.text()
     aud.close()
+    with sqlite3.connect(root / "index.sqlite3") as c:
+        count = dict(c.execute("SELECT action || ':' || actor, COUNT(*) FROM register GROUP BY action, actor"))
+    assert count["snapshot_view:officer"] == 1, count
+    assert count["sign_in:officer"] == 1 and count["sign_in:maint"] == 1 and count["sign_out:officer"] == 1
+    assert count["live_view:maint"] == 1, "one live session, however many refreshes"
     FIGURES.write_text(json.dumps({"play_to_first_frame_ms": round(first_frame_ms, 1),
                                    "seek_error_ms": round(seek_error_ms, 1)}))

@@ -67,4 +67,10 @@ ZH_CN: dict[str, str] = {
     "Exports from this box are signed with this Ed25519 key; record its fingerprint to verify them.":
         "本设备导出的录像均以此 Ed25519 密钥签名；请记录其指纹以便核验。",
     "Fingerprint": "指纹", "Algorithm": "算法",
+    # sign-in and refusals
+    "Sign in": "登录", "User name": "用户名", "Password": "密码", "or": "或", "API token": "API 令牌",
+    "Accounts are made at the box with edge user add (add --password for a password). Every sign-in failure is registered.":
+        "账号在设备上以 edge user add 创建（加 --password 设置密码）。每次登录失败均予登记。",
+    "Not available": "无法访问", "Not for your role": "您的角色无此权限", "Not found": "未找到",
+    "Cannot do this now": "当前无法执行", "Back to the overview": "返回概览",
 }
