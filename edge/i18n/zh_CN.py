@@ -73,4 +73,9 @@ ZH_CN: dict[str, str] = {
         "账号在设备上以 edge user add 创建（加 --password 设置密码）。每次登录失败均予登记。",
     "Not available": "无法访问", "Not for your role": "您的角色无此权限", "Not found": "未找到",
     "Cannot do this now": "当前无法执行", "Back to the overview": "返回概览",
+    # overview and camera page
+    "All cameras recording, all monitored rules met": "所有摄像机正在录像，各项监测要求均已满足",
+    "Attention needed": "需要处理", "Storage": "存储", "no snapshot yet": "暂无快照", "No active alarms.": "无活动告警。",
+    "Page built at": "页面生成于", "Alarm events (24 h)": "告警事件（24 小时）",
+    "View check (Art. 20(2): position, angle and scope unchanged)": "画面检查（第二十条第二项：位置、角度和范围不变）",
 }
