@@ -172,6 +172,39 @@ class AccessConfig(Strict):
     review_hours: float = Field(default=4.0, gt=0.0, le=24.0 * 7)
 
 
+class OffloadConfig(Strict):
+    """`[offload]`: held evidence copied to an S3-compatible bucket with Object Lock (edge/offload/)."""
+
+    enabled: bool = False
+    #: S3 endpoint (MinIO, Ceph RGW, a cloud); empty: the AWS default for `region`.
+    endpoint_url: str = ""
+    region: str = "us-east-1"
+    bucket: str = ""
+    #: Key prefix; the box id and the kind follow (`PREFIX<box>/segments/...`).
+    prefix: str = ""
+    access_key_id: str = ""
+    #: File holding the secret key (never the key itself in the config); both empty: boto3's chain.
+    secret_access_key_file: Path | None = None
+    addressing_style: Literal["path", "virtual", "auto"] = "path"
+    #: Retain-until for what no hold dates (exports without a hold, checkpoints): now + this.
+    retain_days: float = Field(default=legal.MIN_HOLD_DAYS, gt=0.0)
+    #: "store": the store checks x-amz-checksum-sha256 and reports it back (S3, MinIO, Ceph RGW);
+    #: "readback": also read each object back and hash it (for stores that do not check).
+    verify: Literal["store", "readback"] = "store"
+    interval_seconds: float = Field(default=10.0, gt=0.0, le=3600.0)
+    behind_after_minutes: float = Field(default=60.0, gt=0.0)
+    max_backoff_seconds: float = Field(default=600.0, gt=0.0)
+    timeout_seconds: float = Field(default=30.0, gt=0.0, le=600.0)
+
+    @model_validator(mode="after")
+    def _bucket(self) -> OffloadConfig:
+        if self.enabled and not self.bucket:
+            raise ValueError("bucket: required when offload is enabled")
+        if bool(self.access_key_id) != bool(self.secret_access_key_file):
+            raise ValueError("access_key_id and secret_access_key_file go together (or neither: boto3's chain)")
+        return self
+
+
 class CameraConfig(Strict):
     id: str = Field(min_length=1, max_length=64)
     name: str = ""
@@ -241,6 +274,7 @@ class EdgeConfig(Strict):
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
     access: AccessConfig = AccessConfig()
+    offload: OffloadConfig = OffloadConfig()
     gb28181: Gb28181Config = Gb28181Config()
     cameras: Annotated[list[CameraConfig], Field(default_factory=list)]
 

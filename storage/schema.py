@@ -198,7 +198,37 @@ V1_REQUESTS = (
     + "CREATE INDEX IF NOT EXISTS hold_releases_hold ON hold_releases (hold_id, state);\n"
 )
 
-V_REVIEW_GRANTS = (
+V2_OFFLOAD = """
+-- evidence offload (edge/offload/): one row per object to copy to the Object Lock bucket; a row
+-- goes pending -> done (or gone: its source vanished first); done -> extend when a longer hold
+-- needs the stored version's lock lengthened.
+CREATE TABLE IF NOT EXISTS offload_queue (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                  -- segment | export | checkpoint
+    source TEXT NOT NULL UNIQUE,         -- segment:<id> | export:<id>/<file> | checkpoint:<id>
+    key TEXT NOT NULL,                   -- object key in the bucket
+    path TEXT,                           -- file relative to the store root (NULL: body below)
+    body BLOB,                           -- checkpoint records, copied from the index
+    bytes INTEGER NOT NULL,
+    expected_sha256 TEXT,                -- hex; for segments the index's own hash
+    retain_until_us INTEGER NOT NULL,
+    queued_us INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',   -- pending | done | extend | gone
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_us INTEGER NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    done_us INTEGER,
+    sha256 TEXT,                         -- hex, as the store verified it
+    version_id TEXT,                     -- the locked version
+    locked_until_us INTEGER,             -- retain-until the store reported
+    in_flight INTEGER NOT NULL DEFAULT 0 -- 1 from just before a PUT until its outcome is recorded
+);
+CREATE INDEX IF NOT EXISTS offload_queue_due ON offload_queue (next_attempt_us)
+    WHERE state IN ('pending', 'extend');
+"""
+
+
+V3_REVIEW_GRANTS = (
     "-- review grants (edge/access/review.py): two-person playback on the box, never a download\n"
     + request_table_ddl("review_grants", """spec TEXT NOT NULL,   -- JSON: cameras, range, purpose, case, approval
     granted_until_us INTEGER,        -- set at approval: now + [access] review_hours
@@ -208,7 +238,8 @@ V_REVIEW_GRANTS = (
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
-    Migration(2, "review grants", V_REVIEW_GRANTS),
+    Migration(2, "evidence offload queue", V2_OFFLOAD),
+    Migration(3, "review grants", V3_REVIEW_GRANTS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -24,6 +24,7 @@ from edge.app.runtime import Runtime
 from edge.gb28181.adapters import gb28181_service
 from edge.monitor.image_health import HealthService, sampler_period
 from edge.monitor.status import one_line
+from edge.offload import offload_service
 from edge.periodic import Service
 from edge.recording.fleet import CameraFleet
 from edge.recording.retention import RetentionService
@@ -61,11 +62,16 @@ class Daemon:
         self.probes = Probes(box.store, self.fleet.enabled, self.fleet.workers)
         #: Background services, started after the workers and stopped before them.
         self.services: list[Service] = [self.retention, self.health, self.export_producer]
+        # Held evidence copied to S3 Object Lock storage; None when [offload] is off.
+        self.offload = offload_service(cfg, box.store, box.clock, box.register, box.alarms, box.holds, box.exports,
+                                       self.export_producer.final_dir)
+        if self.offload is not None:
+            self.services.append(self.offload)
         self.gb28181 = gb28181_service(box, self.fleet.workers)  # the police platform link, if enabled
         if self.gb28181 is not None:
             self.services.append(self.gb28181)
         self.runtime = Runtime(box, self.fleet, self.health, self.retention, self.export_producer, self.probes,
-                               self.started_monotonic, lambda: self._stop.is_set())
+                               self.started_monotonic, lambda: self._stop.is_set(), self.offload)
         #: Services that need the runtime (the API): started last, stopped first.
         self.attached: list[Service] = [make(self.runtime) for make in attach]
         self.notifier = Notifier.from_env()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from edge.config import EdgeConfig
     from edge.monitor.alarms import AlarmCenter
     from edge.monitor.image_health import HealthService
+    from edge.offload import OffloadService
     from edge.recording.retention import RetentionService
     from storage.clock import Clock
     from storage.holds import HoldStore
@@ -45,6 +46,8 @@ class Runtime:
     probes: Probes
     started_monotonic: float
     stopping: Callable[[], bool]
+    #: Evidence offload (edge/offload/); None when [offload] is off.
+    offload: OffloadService | None = None
 
     # The box's parts, by name (read-only views for the API and the status document).
     @property

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from edge.app.logs import setup_logging
 
-COMMAND_MODULES = ("core", "simulate", "users", "access", "holds", "status", "report")
+COMMAND_MODULES = ("core", "simulate", "users", "access", "holds", "status", "report", "offload")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,8 @@ Severity = Literal["info", "warning", "critical"]
 #: Stable alarm codes (a contract with central monitoring).
 CODES = frozenset({
     "offline", "stalled", "dark", "overexposed", "covered", "blurred", "frozen", "moved",
-    "capacity", "disk_full", "floor_at_risk", "floor_breach", "disk_error", "recovery", "segment_altered",
+    "capacity", "disk_full", "floor_at_risk", "floor_breach", "disk_error", "recovery", "offload_behind",
+    "segment_altered",
 })
 
 

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from capture.image_checks import IMAGE_CODES
 from edge.monitor.alarms import CODES
+from edge.monitor.fleet_metrics import register_fleet_metrics
 from edge.monitor.status import call_dict, camera_totals, export_counts, live_state, live_totals, pick, version
 
 if TYPE_CHECKING:
@@ -168,4 +169,6 @@ def _status(obj: Any) -> dict[str, Any] | None:
 def make_registry(daemon: LiveBox) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RuntimeCollector(daemon))
+    register_fleet_metrics(registry, cfg=daemon.cfg, alarms=daemon.alarms, index=daemon.store.index,
+                           ready_problems=daemon.probes.problems, offload=daemon.offload)
     return registry

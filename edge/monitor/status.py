@@ -69,6 +69,7 @@ RULES: dict[str, tuple[str, str]] = {
     "floor_breach": ("Art. 19(8)", "footage kept at least 30 days"),
     "disk_error": ("Art. 20(3)", "original records preserved"),
     "recovery": ("Art. 20(3)", "original records preserved"),
+    "offload_behind": ("Art. 19(8)", "held footage kept at least 2 years"),
 }
 #: How a camera alarm reads in a sentence ("camera gate-2 offline since 10:02 UTC").
 PHRASE = {
@@ -97,6 +98,8 @@ class Sources:
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The daemon's running per-camera totals (storage/totals.py); None: aggregate from the index.
     totals: dict[str, CameraTotals] | None = None
+    #: Evidence offload (edge/offload/): what is in the bucket, what waits; None when off.
+    offload: dict[str, Any] | None = None
 
 
 def version() -> str:
@@ -174,6 +177,7 @@ def from_daemon(d: LiveBox) -> Sources:
         exports=export_counts(getattr(d, "exports", None)),
         health={c.id: health.report(c.id) for c in d.cfg.cameras} if health is not None else {},
         totals=live_totals(d),
+        offload=call_dict(d.offload, "status"),
     )
 
 
@@ -317,7 +321,7 @@ def build(src: Sources) -> StatusDoc:
                            forecast_days=float(forecast) if isinstance(forecast, int | float) else None),
     )
     return StatusDoc(box=box, compliance=compliance(src, cameras), cameras=cameras, retention=ret,
-                     exports=src.exports)
+                     exports=src.exports, offload=src.offload)
 
 
 def status_of(d: LiveBox) -> StatusDoc:

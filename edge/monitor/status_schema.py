@@ -93,3 +93,4 @@ class StatusDoc(BaseModel):
     cameras: list[CameraOut]
     retention: dict[str, Any] | None = None
     exports: dict[str, Any] | None = None
+    offload: dict[str, Any] | None = Field(default=None, description="evidence offload to object storage")
