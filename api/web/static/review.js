@@ -15,7 +15,7 @@
         playedFrom = null;
     function now() { return clipStart + video.currentTime * 1000; }
     function show() {
-      wall.textContent = fmt(now(), d.tz);
+      wall.textContent = fmt(Math.round(now()), d.tz);  // a frame time may sit a hair before the second
       wall.dataset.ms = String(Math.round(now()));
       cursor.setAttribute("x", Math.max(0, Math.min(99.6, 100 * (now() - since) / (until - since))) + "%");
     }
