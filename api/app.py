@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from fastapi import Depends, FastAPI
 
+from api.limits import BodyLimit
+
 if TYPE_CHECKING:
     from edge.app.runtime import Runtime
 
@@ -29,6 +31,8 @@ def create_app(daemon: Runtime) -> FastAPI:
     # No anonymous /openapi.json (deny by default): the schema is served to authenticated users below.
     app = FastAPI(title="edge", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.daemon = daemon
+    app.add_middleware(BodyLimit)  # authentication, then at most [api] max_body_bytes, then parsing
+    daemon.users.warm_up()  # the sign-in's dummy argon2 hash, made before the first sign-in needs it
 
     from api.routes import health, metrics
     from edge.monitor.metrics import make_registry
@@ -38,9 +42,9 @@ def create_app(daemon: Runtime) -> FastAPI:
     for module in (health, metrics):
         app.include_router(module.router)
 
-    from api.routes import audit, exports, holds, reviews
+    from api.routes import audit, exports, hold_requests, holds, reviews
 
-    for module in (exports, holds, reviews, audit):
+    for module in (exports, holds, hold_requests, reviews, audit):
         app.include_router(module.router)
 
     from fastapi import Request

@@ -2,7 +2,8 @@
 
 `Depends(require(Role.OFFICER, ...))` turns a bearer token into a `Principal` or refuses:
 401 without a valid token, 403 for a role not listed, 429 when the source is throttled. Every
-refusal is registered in the access register (Art. 19(3),(4)).
+refusal is registered in the access register (Art. 19(3),(4)): a known user's one by one, the
+anonymous ones aggregated per source and minute (`edge.access.refusals`).
 """
 
 from __future__ import annotations
@@ -54,25 +55,29 @@ def _refuse(request: Request, status: int, reason: str, actor: Actor, record: bo
     return HTTPException(status_code=status, detail=reason, headers=headers)
 
 
+def _refuse_anonymous(request: Request, status: int, reason: str) -> HTTPException:
+    """A refusal before anyone is known: counted into the source's aggregated register entry
+    (edge/access/refusals.py), never a row per request, so the register cannot be flooded anonymously."""
+    daemon_of(request).refusals.record(client_source(request), request.method, request.url.path, reason)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "60"}
+    return HTTPException(status_code=status, detail=reason, headers=headers)
+
+
 def authenticate(request: Request, token: str | None) -> Principal:
     """The principal behind a token (or a web session, which resolves to one), or a refusal."""
     d = daemon_of(request)
     source = client_source(request)
-    anonymous = Actor("anonymous", "none", "", source)
     throttle = d.users.throttle
     if throttle.blocked(source):
-        # Registered once per window and source (the entry says so); later ones only answer 429.
-        raise _refuse(request, 429, "too many failed authentications from this address; retry later "
-                      "(further refusals from it in the next minute are not registered one by one)", anonymous,
-                      record=throttle.report_block(source))
+        raise _refuse_anonymous(request, 429, "too many failed authentications from this address; retry later")
     if not token:
-        # Counted like a wrong token: otherwise anonymous requests could flood the register unthrottled.
+        # Counted like a wrong token: otherwise anonymous requests would go unthrottled.
         throttle.failed(source)
-        raise _refuse(request, 401, "authentication required: send 'Authorization: Bearer TOKEN'", anonymous)
+        raise _refuse_anonymous(request, 401, "authentication required: send 'Authorization: Bearer TOKEN'")
     user = d.users.by_token(token)
     if user is None:
         throttle.failed(source)
-        raise _refuse(request, 401, "invalid or revoked token", anonymous)
+        raise _refuse_anonymous(request, 401, "invalid or revoked token")
     return Principal(user, source)
 
 

@@ -12,6 +12,8 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from api.server import build_server
+from edge.app.fdlimit import api_connection_cap
 from edge.config import ApiConfig
 
 #: How long start waits for the socket to be bound.
@@ -26,9 +28,9 @@ class ApiService:
     name = "api"
 
     def __init__(self, app: FastAPI, cfg: ApiConfig) -> None:
-        config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_config=None, access_log=False,
-                                lifespan="off")
-        self.server = uvicorn.Server(config)
+        # Bounded (api/server.py): connection cap within what the open-file limit leaves capture.
+        cameras = len(app.state.daemon.cfg.cameras) if hasattr(app.state, "daemon") else 0
+        self.server: uvicorn.Server = build_server(app, cfg, api_connection_cap(cfg.max_connections, cameras))
         self._thread: threading.Thread | None = None
         self._where = f"{cfg.host}:{cfg.port}"
 

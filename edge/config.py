@@ -5,6 +5,7 @@ Legal numbers are floors from `edge.legal`; a setting may be stricter than the l
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -59,6 +60,29 @@ class ApiConfig(Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    #: Open connections at most (more are answered 503 and closed); lowered at start when the
+    #: open-file limit would not leave capture and the store their descriptors.
+    max_connections: int = Field(default=256, ge=8, le=16384)
+    #: A connection must send a complete request head within this time, or it is closed.
+    header_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    #: Idle keep-alive connections are closed after this long.
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    #: Request bodies larger than this are refused with 413 before they are read.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: Proxies (IP addresses or networks) whose X-Forwarded-For is believed; empty: none is,
+    #: the client address is always the TCP peer.
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for i, entry in enumerate(v):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"[{i}] '{entry}' is not an IP address or network (e.g. 10.0.0.5 or "
+                                 "10.0.0.0/24); wildcards are not allowed") from None
+        return v
 
 
 class RetentionConfig(Strict):
@@ -74,6 +98,8 @@ class RetentionConfig(Strict):
     forecast_margin_days: float = Field(default=7.0, ge=0.0)
     #: Trailing window over which byte rates are measured for the forecast.
     rate_window_hours: float = Field(default=24.0, gt=0.0)
+    #: A hold may reach at most this far past now (footage still to come); further is refused.
+    max_hold_future_hours: float = Field(default=24.0, ge=0.0, le=24.0 * 31)
 
     @field_validator("min_days")
     @classmethod
@@ -168,6 +194,10 @@ class AccessConfig(Strict):
     auth_failures_per_minute: int = Field(default=10, ge=1, le=1000)
     #: Longest time range one export request may cover (longer requests are split).
     max_export_hours: float = Field(default=24.0, gt=0.0, le=24.0 * 31)
+    #: Anonymous refusals (no or a wrong token) are registered as one entry per source per window.
+    refusal_window_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+    #: Pending requests (exports, hold releases) one user may have open at once.
+    max_pending_per_user: int = Field(default=10, ge=1, le=1000)
     #: An approved review grant (playback on the box, never a download) lasts this many hours.
     review_hours: float = Field(default=4.0, gt=0.0, le=24.0 * 7)
 

@@ -10,6 +10,7 @@ its canonical JSON and the previous chain value, so editing or deleting any row 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ ACTIONS = frozenset({
     "export_request", "export_approve", "export_deny", "export_expire", "export_produce", "export_download",
     "export_view",
     "hold_create", "hold_release_request", "hold_release_approve", "hold_release_deny", "hold_expire",
+    "wide_hold_request", "wide_hold_approve", "wide_hold_deny",
     "user_add", "user_disable", "user_enable", "token_rotate",
     "config_reload", "retention_delete", "floor_breach",
     "baseline_set", "maintenance", "snapshot_view", "register_export",
@@ -99,27 +101,38 @@ class AccessRegister:
                case_number: str = "", recipient: dict[str, Any] | None = None,
                approval: dict[str, Any] | None = None, subject: str = "",
                detail: dict[str, Any] | None = None) -> Entry:
+        with self._lock, self.index.write() as c:
+            return self.append_in(c, actor, action, result=result, cameras=cameras, range_start_us=range_start_us,
+                                  range_end_us=range_end_us, purpose=purpose, case_number=case_number,
+                                  recipient=recipient, approval=approval, subject=subject, detail=detail)
+
+    def append_in(self, c: sqlite3.Connection, actor: Actor, action: str, *, result: str = "ok",
+                  cameras: list[str] | None = None, range_start_us: int | None = None,
+                  range_end_us: int | None = None, purpose: str = "", case_number: str = "",
+                  recipient: dict[str, Any] | None = None, approval: dict[str, Any] | None = None,
+                  subject: str = "", detail: dict[str, Any] | None = None) -> Entry:
+        """`append` inside the caller's write transaction (`Index.write()`), so an act and its
+        register entry commit together or not at all."""
         if action not in ACTIONS:
             raise ValueError(f"unknown register action {action!r}")
-        with self._lock, self.index.write() as c:
-            row = c.execute("SELECT id, chain FROM register ORDER BY id DESC LIMIT 1").fetchone()
-            prev_id, prev = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
-            fields: dict[str, Any] = {
-                "id": prev_id + 1, "time_us": self.clock.now_us(), "actor": actor.name, "role": actor.role,
-                "credential_id": actor.credential_id, "source": actor.source, "action": action,
-                "cameras": sorted(cameras or []), "range_start_us": range_start_us,
-                "range_end_us": range_end_us, "purpose": purpose, "case_number": case_number,
-                "recipient": recipient or {}, "approval": approval or {}, "subject": subject,
-                "result": result, "detail": detail or {},
-            }
-            chain = record_link(prev, _canonical(fields))
-            c.execute(
-                f"INSERT INTO register ({self.COLUMNS}) VALUES ({', '.join('?' * 18)})",
-                (fields["id"], fields["time_us"], actor.name, actor.role, actor.credential_id, actor.source,
-                 action, json.dumps(fields["cameras"]), range_start_us, range_end_us, purpose, case_number,
-                 json.dumps(fields["recipient"], sort_keys=True), json.dumps(fields["approval"], sort_keys=True),
-                 subject, result, json.dumps(fields["detail"], sort_keys=True), chain),
-            )
+        row = c.execute("SELECT id, chain FROM register ORDER BY id DESC LIMIT 1").fetchone()
+        prev_id, prev = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+        fields: dict[str, Any] = {
+            "id": prev_id + 1, "time_us": self.clock.now_us(), "actor": actor.name, "role": actor.role,
+            "credential_id": actor.credential_id, "source": actor.source, "action": action,
+            "cameras": sorted(cameras or []), "range_start_us": range_start_us,
+            "range_end_us": range_end_us, "purpose": purpose, "case_number": case_number,
+            "recipient": recipient or {}, "approval": approval or {}, "subject": subject,
+            "result": result, "detail": detail or {},
+        }
+        chain = record_link(prev, _canonical(fields))
+        c.execute(
+            f"INSERT INTO register ({self.COLUMNS}) VALUES ({', '.join('?' * 18)})",
+            (fields["id"], fields["time_us"], actor.name, actor.role, actor.credential_id, actor.source,
+             action, json.dumps(fields["cameras"]), range_start_us, range_end_us, purpose, case_number,
+             json.dumps(fields["recipient"], sort_keys=True), json.dumps(fields["approval"], sort_keys=True),
+             subject, result, json.dumps(fields["detail"], sort_keys=True), chain),
+        )
         return Entry(chain=chain, **fields)
 
     @staticmethod

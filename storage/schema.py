@@ -227,8 +227,18 @@ CREATE INDEX IF NOT EXISTS offload_queue_due ON offload_queue (next_attempt_us)
     WHERE state IN ('pending', 'extend');
 """
 
+V3_HOLD_REQUESTS = (
+    "-- open-ended all-camera holds, decided by two persons (edge/access/hold_requests.py)\n"
+    + request_table_ddl("hold_requests", """camera TEXT,   -- NULL: every camera
+    start_us INTEGER NOT NULL,
+    end_us INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    case_number TEXT NOT NULL,
+    approval TEXT NOT NULL,   -- JSON approval document; hold_id: the hold made on approval
+    hold_id INTEGER""")
+)
 
-V3_REVIEW_GRANTS = (
+V4_REVIEW_GRANTS = (
     "-- review grants (edge/access/review.py): two-person playback on the box, never a download\n"
     + request_table_ddl("review_grants", """spec TEXT NOT NULL,   -- JSON: cameras, range, purpose, case, approval
     granted_until_us INTEGER,        -- set at approval: now + [access] review_hours
@@ -239,7 +249,8 @@ V3_REVIEW_GRANTS = (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
     Migration(2, "evidence offload queue", V2_OFFLOAD),
-    Migration(3, "review grants", V3_REVIEW_GRANTS),
+    Migration(3, "two-person hold requests", V3_HOLD_REQUESTS),
+    Migration(4, "review grants", V4_REVIEW_GRANTS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -3,13 +3,14 @@ brute-forcing is throttled per source address and registered."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
 from access_fixtures import add_users, register_rows
-from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, write_config
+from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for, write_config
 
 from capture.sim.simulator import free_port
 from storage.clock import SystemClock
@@ -75,7 +76,7 @@ def _client(source: str) -> httpx.Client:
 def test_token_brute_force_is_throttled_per_source_and_registered(
         tmp_path: Path, daemons: list[DaemonProcess]) -> None:
     root = tmp_path / "store"
-    d = new_daemon(tmp_path, base_sections(root, access={"auth_failures_per_minute": 5}),
+    d = new_daemon(tmp_path, base_sections(root, access={"auth_failures_per_minute": 5, "refusal_window_seconds": 1.0}),
                    [camera("gate-1", f"rtsp://127.0.0.1:{free_port()}/none")])
     daemons.append(d)
     tokens = add_users(d.config, {"officer-1": ("officer", "PSB-1001")})
@@ -92,7 +93,17 @@ def test_token_brute_force_is_throttled_per_source_and_registered(
         assert r.status_code == 429 and r.headers["retry-after"] == "60"
         # ...but not from another one.
         assert colleague.get(url, headers=valid).status_code == 200
-    rows = register_rows(root, "WHERE action='auth_failure'")
-    assert [r["source"] for r in rows] == ["127.0.0.1"] * 6
-    assert ["invalid or revoked token" in r["detail"] for r in rows] == [True] * 5 + [False]
-    assert "too many failed authentications" in rows[5]["detail"], "the throttling itself is registered (once)"
+    # Anonymous refusals are aggregated: one entry per source and window, with a count and the reasons.
+    def counted() -> list[dict[str, object]]:
+        rows = [json.loads(r["detail"]) | {"source": r["source"]}
+                for r in register_rows(root, "WHERE action='auth_failure'")]
+        return rows if sum(int(str(r["count"])) for r in rows) == 9 else []
+
+    rows = wait_for(counted, 10, 0.2, "the aggregated refusals")
+    assert {r["source"] for r in rows} == {"127.0.0.1"}
+    reasons: dict[str, int] = {}
+    for r in rows:
+        for k, v in r["reasons"].items():  # type: ignore[attr-defined]
+            reasons[k] = reasons.get(k, 0) + v
+    assert reasons["invalid or revoked token"] == 5
+    assert sum(v for k, v in reasons.items() if "too many failed authentications" in k) == 4

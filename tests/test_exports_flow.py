@@ -116,6 +116,7 @@ def test_export_two_person_flow_signed_bundle(box: tuple[DaemonProcess, Api, Pat
         blob = files[cam["file"]]
         assert hashlib.sha256(blob).hexdigest() == cam["sha256"] and len(blob) == cam["bytes"]
         assert f"{cam['sha256']}  {cam['file']}" in files["SHA256SUMS"].decode()
+        assert manifest["files"][cam["file"]] == {"sha256": cam["sha256"], "bytes": cam["bytes"]}
         # Source segments: the index's own hashes and chain links, recomputable from the manifest.
         rows = {s["seq"]: s for s in segment_rows(root, cam["camera"])}
         assert len(cam["source_segments"]) >= 1
@@ -156,8 +157,10 @@ def test_export_two_person_flow_signed_bundle(box: tuple[DaemonProcess, Api, Pat
         "officer-1", "approver-1"]
 
     # `edge verify-export` accepts the zip, and names a clip altered after export.
+    key_file = tmp_path / "device.pub.pem"
+    key_file.write_text(pem)
     for bundle in (zpath, cli_zip):
-        out = run_edge("verify-export", str(bundle))
+        out = run_edge("verify-export", str(bundle), "--public-key", str(key_file))
         assert out.returncode == 0 and "BUNDLE INTACT" in out.stdout, out.stdout + out.stderr
     unpacked = tmp_path / "unpacked"
     zipfile.ZipFile(zpath).extractall(unpacked)
@@ -166,7 +169,7 @@ def test_export_two_person_flow_signed_bundle(box: tuple[DaemonProcess, Api, Pat
     data = bytearray(clip.read_bytes())
     data[len(data) // 2] ^= 0xFF
     clip.write_bytes(bytes(data))
-    out = run_edge("verify-export", str(bundle_dir))
+    out = run_edge("verify-export", str(bundle_dir), "--public-key", str(key_file))
     assert out.returncode == 1 and "gate-2.mp4: ALTERED" in out.stdout, out.stdout
 
     # The register as JSON lines holds the whole story, and `edge verify` still finds it intact.

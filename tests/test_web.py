@@ -315,7 +315,8 @@ def test_export_forms_follow_the_api_rules(box: Box) -> None:
     link = f"/api/v1/exports/{exp.id}/download"
     assert link in officer.get("/exports").text and link in approver.get("/exports").text
     other = officer2.get("/exports").text
-    assert link not in other and "only its requester and approver may download" in other
+    # Art. 18(5): another officer does not even see the export (purpose, case, recipient are confidential).
+    assert link not in other and "CQ-2026-77" not in other and "Wang Lei" not in other
     for user in NON_FOOTAGE:
         c = box.client(user)
         assert link not in c.get("/").text

@@ -37,7 +37,8 @@ def list_exports(request: Request, p: Either, state: ExportState | None = None,
     d = daemon_of(request)
     d.exports.expire_due()
     states = (State(state),) if state else ()
-    return [export_out(d, e) for e in d.exports.list(limit, states)]
+    # Only what this user requested, decided or may decide (Art. 18(5)): the rest is confidential.
+    return [export_out(d, e) for e in d.exports.list_visible(p.user, limit, states)]
 
 
 @router.get("/{export_id}", response_model=ExportOut, summary="State, progress and register entries")
@@ -45,7 +46,7 @@ def get_export(export_id: ExportId, request: Request, p: Either) -> ExportOut:
     d = daemon_of(request)
     d.exports.expire_due()
     exp = d.exports.get(export_id)
-    if exp is None:
+    if exp is None or not d.exports.visible_to(exp, p.user):
         raise HTTPException(status_code=404, detail=f"no export {export_id}")
     return export_out(d, exp, with_register=True)
 

@@ -17,6 +17,8 @@ from starlette.datastructures import FormData
 
 from api.auth import daemon_of
 from api.presenters import export_out, hold_out, http_error
+from api.routes.exports import ExportId
+from api.routes.holds import HoldId
 from api.schemas import ApproveIn, DenyIn, ExportRequestIn, HoldIn, ReleaseDenyIn, ReleaseIn
 from api.web.deps import (
     EXPORT_ROLES,
@@ -102,7 +104,7 @@ def exports_page(request: Request, web: WebUser, errors: list[str] | None = None
                  values: dict[str, str] | None = None, msg: str = "") -> Response:
     d = daemon_of(request)
     d.exports.expire_due()
-    exports = [export_out(d, e) for e in d.exports.list(100)]
+    exports = [export_out(d, e) for e in d.exports.list_visible(web.principal.user, 100)]
     mine = {e.id for e in exports if web.name in {e.requested_by.name, e.decided_by.name if e.decided_by else ""}
             and e.state != State.DENIED.value}
     form_values = {**_defaults(localizer(request), d.clock.now_us()), **(values or {})}
@@ -140,7 +142,7 @@ def request_export(request: Request, web: User, form: Form) -> Response:
 
 
 @router.post("/exports/{export_id}/approve")
-def approve(export_id: int, request: Request, web: User, form: Form) -> Response:
+def approve(export_id: ExportId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Approving an export")
     try:
@@ -152,7 +154,7 @@ def approve(export_id: int, request: Request, web: User, form: Form) -> Response
 
 
 @router.post("/exports/{export_id}/deny")
-def deny(export_id: int, request: Request, web: User, form: Form) -> Response:
+def deny(export_id: ExportId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Denying an export")
     try:
@@ -201,7 +203,7 @@ def create_hold(request: Request, web: User, form: Form) -> Response:
 
 
 @router.post("/holds/{hold_id}/release")
-def request_release(hold_id: int, request: Request, web: User, form: Form) -> Response:
+def request_release(hold_id: HoldId, request: Request, web: User, form: Form) -> Response:
     """Step 1 of the two-person early release (the same service as the API's)."""
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.OFFICER}, "Asking to release a hold")
@@ -218,7 +220,7 @@ def request_release(hold_id: int, request: Request, web: User, form: Form) -> Re
 
 
 @router.post("/holds/{hold_id}/release/approve")
-def approve_release(hold_id: int, request: Request, web: User, form: Form) -> Response:
+def approve_release(hold_id: HoldId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Approving a hold release")
     try:
@@ -229,7 +231,7 @@ def approve_release(hold_id: int, request: Request, web: User, form: Form) -> Re
 
 
 @router.post("/holds/{hold_id}/release/deny")
-def deny_release(hold_id: int, request: Request, web: User, form: Form) -> Response:
+def deny_release(hold_id: HoldId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Denying a hold release")
     try:

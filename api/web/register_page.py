@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Query as Param
 from fastapi.responses import Response
 
 from api.auth import daemon_of
@@ -79,7 +80,8 @@ def _query(request: Request, since: str, until: str, action: str, actor: str, ca
 
 @router.get("/register")
 def register_page(request: Request, web: User, since: str = "", until: str = "", action: str = "",
-                  actor: str = "", camera: str = "", after_id: int = 0) -> Response:
+                  actor: str = "", camera: str = "",
+                  after_id: Annotated[int, Param(ge=0, le=2**53)] = 0) -> Response:
     ensure_role(request, web, REGISTER_ROLES, "The access register")
     filters = {"since": since, "until": until, "action": action, "actor": actor, "camera": camera}
     errors: list[str] = []

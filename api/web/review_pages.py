@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 
 from api.auth import daemon_of
 from api.presenters import grant_out, playback_timeline
+from api.routes.reviews import ReviewId
 from api.schemas import ApproveIn, DenyIn, ReviewRequestIn
 from api.web.access_pages import local_input, refusal
 from api.web.deps import (
@@ -97,7 +98,7 @@ def request_review(request: Request, web: User, form: Form) -> Response:
 
 
 @router.post("/review/{grant_id}/approve")
-def approve(grant_id: int, request: Request, web: User, form: Form) -> Response:
+def approve(grant_id: ReviewId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Approving a review")
     try:
@@ -109,7 +110,7 @@ def approve(grant_id: int, request: Request, web: User, form: Form) -> Response:
 
 
 @router.post("/review/{grant_id}/deny")
-def deny(grant_id: int, request: Request, web: User, form: Form) -> Response:
+def deny(grant_id: ReviewId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, {Role.APPROVER}, "Denying a review")
     try:
@@ -121,7 +122,7 @@ def deny(grant_id: int, request: Request, web: User, form: Form) -> Response:
 
 
 @router.post("/review/{grant_id}/revoke")
-def revoke(grant_id: int, request: Request, web: User, form: Form) -> Response:
+def revoke(grant_id: ReviewId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
     ensure_role(request, web, REVIEW_ROLES, "Revoking a review")
     d = daemon_of(request)
@@ -134,7 +135,7 @@ def revoke(grant_id: int, request: Request, web: User, form: Form) -> Response:
 
 
 @router.get("/review/{grant_id}")
-def playback_page(grant_id: int, request: Request, web: User) -> Response:
+def playback_page(grant_id: ReviewId, request: Request, web: User) -> Response:
     ensure_role(request, web, REVIEW_ROLES, "Review on the box")
     d = daemon_of(request)
     try:
@@ -160,7 +161,7 @@ def playback_page(grant_id: int, request: Request, web: User) -> Response:
 
 
 @router.get("/review/{grant_id}/{camera}.mp4")
-def clip_file(grant_id: int, camera: str, request: Request, web: User) -> Response:
+def clip_file(grant_id: ReviewId, camera: str, request: Request, web: User) -> Response:
     """The clip, with HTTP Range (Starlette's FileResponse answers 206 for a Range request)."""
     ensure_role(request, web, REVIEW_ROLES, "Playing recorded footage")
     d = daemon_of(request)
@@ -182,7 +183,7 @@ def clip_file(grant_id: int, camera: str, request: Request, web: User) -> Respon
 
 
 @router.post("/review/{grant_id}/{camera}/played")
-def played(grant_id: int, camera: str, request: Request, web: User, form: Form) -> Response:
+def played(grant_id: ReviewId, camera: str, request: Request, web: User, form: Form) -> Response:
     """The page reports the span it actually played (on pause, end, or leaving): registered."""
     check_csrf(request, web, form)
     ensure_role(request, web, REVIEW_ROLES, "Playing recorded footage")

@@ -3,8 +3,11 @@
 A bundle directory holds one clip per camera, `manifest.json` (everything the police need to
 judge the copy: device, request, approval, source segments with their hashes and chain links,
 clip hashes, gaps, register entries), `manifest.json.sig` (raw Ed25519 signature over the exact
-manifest bytes), the device's public key, `SHA256SUMS` and `VERIFY.txt`. The manifest holds the
-clips' hashes, so the one signature covers everything.
+manifest bytes), the device's public key, `SHA256SUMS` and `VERIFY.txt`. The manifest's `files`
+lists every other file of the bundle (clips, key, VERIFY.txt, SHA256SUMS, and whatever later
+features add) with its SHA-256 and size, so the one signature covers everything; verification
+refuses a file that is missing, altered, duplicated or not listed, and trusts only a key given
+out of band (or whose fingerprint the user confirms).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ How to check this export bundle ({export_id}) from device {box_id}
 ====================================================================
 
 1. Make sure the public key is the device's: its fingerprint must equal the one recorded when the
-   device was registered (`edge key show` on the box prints it):
+   device was registered (`edge key show` on the box prints it). A key that only comes with the
+   bundle proves nothing: whoever altered the bundle can replace it too.
 
      openssl pkey -pubin -in {public_key} -outform DER | tail -c 32 | sha256sum
      expected: {fingerprint_hex}
@@ -46,13 +50,23 @@ How to check this export bundle ({export_id}) from device {box_id}
 
    It must print "Signature Verified Successfully".
 
-3. Check the files against their hashes (the same hashes are inside the signed manifest):
+3. {sums} is covered by the signature through the manifest: its SHA-256 must be the one listed
+   for it under "files" in {manifest}:
+
+     sha256sum {sums}
+     grep -A3 '"{sums}"' {manifest}
+
+4. Check every file against its hash:
 
      sha256sum -c {sums}
 
-4. Or all of the above, plus the hash-chain links of every source segment, with edge:
+5. The bundle must hold no other file than {manifest}, {signature}, {sums} and those listed in
+   {sums} (each exactly once, all in one folder). Anything else was added after signing.
 
-     edge verify-export BUNDLE [--public-key device.pub.pem]
+6. Or all of the above, plus the hash-chain links of every source segment, with edge:
+
+     edge verify-export BUNDLE --public-key device.pub.pem     (the key recorded for the device)
+     edge verify-export BUNDLE --fingerprint SHA256:{fingerprint_hex}
 
 Source segments: each camera's entry in manifest.json lists the recorded segments used, with
 their SHA-256 and their position in the camera's hash chain (seq, chain, prev_chain), where
@@ -76,20 +90,41 @@ def _write(path: Path, data: bytes, mode: int = 0o640) -> None:
         os.close(fd)
 
 
+#: Files the manifest cannot list: itself and its signature (the signature covers the manifest).
+UNLISTED = frozenset({MANIFEST, SIGNATURE})
+
+
+def _sha256_file(path: Path) -> tuple[str, int]:
+    h, n = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
 def write_bundle(directory: Path, manifest: dict[str, Any], key: DeviceKey) -> str:
-    """Write manifest, signature, key, sums and VERIFY.txt into `directory`; returns the manifest's
-    SHA-256. Clips must already be there (and fsynced: `sha256_file` read them back)."""
-    data = canonical(manifest)
-    _write(directory / MANIFEST, data)
-    _write(directory / SIGNATURE, key.sign(data))
+    """Write key, VERIFY.txt, sums, manifest and signature into `directory`; returns the manifest's
+    SHA-256. Clips (and any other payload) must already be there, fsynced: the manifest's `files`
+    lists every file present, with its hash, and the signature covers the manifest."""
     _write(directory / PUBLIC_KEY, key.public_pem.encode())
-    lines = [f"{cam['sha256']}  {cam['file']}" for cam in manifest["cameras"] if cam.get("file")]
-    lines.append(f"{hashlib.sha256(data).hexdigest()}  {MANIFEST}")
-    _write(directory / SUMS, ("\n".join(lines) + "\n").encode())
     text = VERIFY_TEXT.format(export_id=manifest["export_id"], box_id=manifest["device"]["box_id"],
                               public_key=PUBLIC_KEY, manifest=MANIFEST, signature=SIGNATURE, sums=SUMS,
                               fingerprint_hex=key.fingerprint.removeprefix("SHA256:"))
     _write(directory / VERIFY, text.encode())
+    known = {cam["file"]: (cam["sha256"], cam["bytes"]) for cam in manifest["cameras"] if cam.get("file")}
+    files: dict[str, dict[str, Any]] = {}
+    for p in bundle_files(directory):
+        if p.name in UNLISTED or p.name == SUMS:
+            continue
+        digest, size = known[p.name] if p.name in known else _sha256_file(p)
+        files[p.name] = {"sha256": digest, "bytes": size}
+    sums = "".join(f"{f['sha256']}  {name}\n" for name, f in sorted(files.items())).encode()
+    _write(directory / SUMS, sums)
+    files[SUMS] = {"sha256": hashlib.sha256(sums).hexdigest(), "bytes": len(sums)}
+    data = canonical({**manifest, "files": files})
+    _write(directory / MANIFEST, data)
+    _write(directory / SIGNATURE, key.sign(data))
     for p in directory.iterdir():
         if p.suffix == ".mp4":
             fd = os.open(p, os.O_RDONLY)
@@ -159,18 +194,41 @@ class BundleReport:
         return not self.problems
 
 
+class BundleLayoutError(ValueError):
+    """A bundle whose entries are not one flat folder of distinct files."""
+
+
 class _Bundle:
-    """A bundle directory or zip, read by name; large files are hashed as streams."""
+    """A bundle directory or zip, read by name; large files are hashed as streams.
+
+    A bundle is one flat folder: a zip whose entries sit in several folders, in subfolders, or
+    under one name twice is refused (a forged clip must not hide behind the genuine one)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.zip: zipfile.ZipFile | None = None
         self.names: dict[str, str] = {}
         if path.is_dir():
+            extra = sorted(p.name for p in path.iterdir() if not p.is_file())
+            if extra:
+                raise BundleLayoutError(f"unexpected entries that are not files: {', '.join(extra)}")
             self.names = {p.name: p.name for p in bundle_files(path)}
-        else:
-            self.zip = zipfile.ZipFile(path)
-            self.names = {Path(n).name: n for n in self.zip.namelist() if not n.endswith("/")}
+            return
+        self.zip = zipfile.ZipFile(path)
+        folders: set[str] = set()
+        for n in self.zip.namelist():
+            if n.endswith("/"):
+                continue
+            folder, _, name = n.rpartition("/")
+            if "/" in folder or "\\" in n or name in ("", ".", ".."):
+                raise BundleLayoutError(f"unexpected path in the zip: {n!r} (a bundle is one flat folder)")
+            folders.add(folder)
+            if name in self.names:
+                raise BundleLayoutError(f"{name}: DUPLICATE entries in the zip ({self.names[name]!r} and {n!r})")
+            self.names[name] = n
+        if len(folders) > 1:
+            raise BundleLayoutError(f"entries in several folders ({', '.join(sorted(folders))}): a bundle is one "
+                                    "flat folder")
 
     def _open(self, name: str) -> IO[bytes]:
         if self.zip is not None:
@@ -212,24 +270,35 @@ def _check_chain(report: BundleReport, cam: dict[str, Any]) -> None:
         report.checked.append(f"{cam['camera']}: {len(cam['source_segments'])} source segment chain link(s)")
 
 
-def verify_bundle(path: Path, public_pem: bytes | None = None) -> BundleReport:
-    """Check signature, clip hashes and source chain links of a bundle (directory or zip)."""
+def verify_bundle(path: Path, public_pem: bytes | None = None, fingerprint_expected: str | None = None) -> BundleReport:
+    """Check signature, every listed file and source chain links of a bundle (directory or zip).
+
+    The key is trusted only when given (`public_pem`, recorded when the device was registered)
+    or when the bundle's own key has the `fingerprint_expected`; otherwise the report fails with
+    an explicit "untrusted key" problem even if everything else matches."""
     report = BundleReport()
     try:
         bundle = _Bundle(path)
+    except BundleLayoutError as exc:
+        report.problems.append(f"bundle refused: {exc}")
+        return report
     except (OSError, zipfile.BadZipFile) as exc:
         report.problems.append(f"cannot read bundle: {exc}")
         return report
     try:
-        _verify(bundle, report, public_pem)
-    except (OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError) as exc:
+        _verify(bundle, report, public_pem, fingerprint_expected)
+    except (OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError, AttributeError) as exc:
         report.problems.append(f"bundle unreadable or malformed: {exc!r}")
     finally:
         bundle.close()
     return report
 
 
-def _verify(bundle: _Bundle, report: BundleReport, public_pem: bytes | None) -> None:
+def _normal_fingerprint(text: str) -> str:
+    return "SHA256:" + text.strip().removeprefix("SHA256:").replace(":", "").lower()
+
+
+def _verify(bundle: _Bundle, report: BundleReport, public_pem: bytes | None, expected: str | None) -> None:
     data, sig = bundle.read(MANIFEST), bundle.read(SIGNATURE)
     key_pem = public_pem or bundle.read(PUBLIC_KEY)
     if data is None or sig is None or key_pem is None:
@@ -240,18 +309,37 @@ def _verify(bundle: _Bundle, report: BundleReport, public_pem: bytes | None) -> 
     if not verify_signature(key, data, sig):
         report.problems.append("SIGNATURE INVALID: manifest.json was altered or not signed by this key")
         return
-    report.checked.append(f"manifest signature ({report.fingerprint})")
+    if public_pem is not None:
+        report.checked.append(f"manifest signature by the given key ({report.fingerprint})")
+    elif expected is not None and _normal_fingerprint(expected) == report.fingerprint:
+        report.checked.append(f"manifest signature by the bundle's key, fingerprint confirmed ({report.fingerprint})")
+    elif expected is not None:
+        report.problems.append(f"UNTRUSTED KEY: the bundle is signed by {report.fingerprint}, not by the expected "
+                               f"{_normal_fingerprint(expected)}")
+    else:
+        report.problems.append(f"UNTRUSTED KEY: signed by {report.fingerprint}, the key shipped inside the bundle; "
+                               "give the device's registered key (--public-key) or confirm its fingerprint "
+                               "(--fingerprint)")
     manifest = json.loads(data)
     if manifest.get("device", {}).get("public_key_fingerprint") != report.fingerprint:
         report.problems.append("the manifest names another device key than the one that signed it")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        report.problems.append("the signed manifest lists no files: every file of a bundle must be listed")
+        files = {}
+    for name in sorted(set(bundle.names) - UNLISTED - set(files)):
+        report.problems.append(f"{name}: UNLISTED file (not in the signed manifest; added after signing)")
+    for name, f in sorted(files.items()):
+        got = bundle.digest(name) if name not in UNLISTED else None
+        if got is None:
+            report.problems.append(f"{name}: MISSING from the bundle")
+        elif got != (f["sha256"], f["bytes"]):
+            report.problems.append(f"{name}: ALTERED (SHA-256 does not match the manifest)")
+        else:
+            report.checked.append(f"{name}: SHA-256 {f['sha256'][:16]}…")
     for cam in manifest.get("cameras", []):
         name = cam.get("file")
-        if name:
-            got = bundle.digest(name)
-            if got is None:
-                report.problems.append(f"{name}: MISSING from the bundle")
-            elif got != (cam["sha256"], cam["bytes"]):
-                report.problems.append(f"{name}: ALTERED (SHA-256 does not match the manifest)")
-            else:
-                report.checked.append(f"{name}: SHA-256 {cam['sha256'][:16]}…")
+        if name and (name not in files or (files[name]["sha256"], files[name]["bytes"]) != (cam["sha256"],
+                                                                                          cam["bytes"])):
+            report.problems.append(f"{name}: the manifest's camera entry and file list disagree")
         _check_chain(report, cam)

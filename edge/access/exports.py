@@ -14,8 +14,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from edge.access.identity import name_key
 from edge.access.users import User
-from edge.access.workflow import InvalidRequest, Problem, Request, Use, Workflow, WorkflowError
+from edge.access.workflow import (
+    InvalidRequest,
+    Problem,
+    Request,
+    Use,
+    Workflow,
+    WorkflowError,
+    second_person_refusal,
+)
 from edge.config import AccessConfig
 from storage.clock import HOUR_US, Clock
 from storage.holds import Hold, register_hold_create
@@ -28,6 +37,8 @@ log = logging.getLogger(__name__)
 OWN_COLUMNS = ("spec", "error", "completed_us", "manifest_sha256")
 #: An export's end may lie this far after the box's clock (clock skew between officer and box).
 FUTURE_TOLERANCE_US = 5_000_000
+#: Newest exports scanned for those a user may see (a box holds far fewer pending or recent ones).
+VISIBLE_SCAN = 5000
 
 
 class State(enum.StrEnum):
@@ -124,6 +135,18 @@ class ExportManager:
         where = f"state IN ({', '.join('?' * len(states))})" if states else ""
         return [_export(r) for r in self.flow.select(where, [s.value for s in states], limit)]
 
+    def visible_to(self, exp: Export, user: User) -> bool:
+        """Purpose, case and recipient are confidential (Art. 18(5)): an officer sees the exports they
+        requested, an approver those they decided or may still decide (pending, not their own)."""
+        if name_key(exp.requester.name) == name_key(user.name):
+            return True
+        if exp.decider is not None and name_key(exp.decider.name) == name_key(user.name):
+            return True
+        return exp.state is State.PENDING and second_person_refusal(exp.requester, user) is None
+
+    def list_visible(self, user: User, limit: int = 100, states: tuple[State, ...] = ()) -> builtins.list[Export]:
+        return [e for e in self.list(VISIBLE_SCAN, states) if self.visible_to(e, user)][:limit]
+
     def percent(self, exp: Export) -> float:
         if exp.state is State.READY:
             return 100.0
@@ -154,8 +177,18 @@ class ExportManager:
         return self.request(actor, spec)
 
     def request(self, actor: Actor, spec: ExportSpec) -> Export:
-        """A request taken as it is (`submit` checks it first)."""
-        req = self.flow.create(actor, {"spec": spec.to_json()}, detail={"hold": spec.hold})
+        """A request taken as it is (`submit` checks it first), within the pending cap per user."""
+        with self.flow.lock:
+            self.flow.expire_due()
+            pending = len(self.flow.select("state='pending' AND requested_by=?", (actor.name,),
+                                           limit=self.access.max_pending_per_user + 1))
+            if pending >= self.access.max_pending_per_user:
+                reason = (f"{actor.name} already has {pending} pending export request(s), the most allowed "
+                          "([access] max_pending_per_user); wait for a decision first")
+                self.register.append(actor, "export_request", result="refused", subject="export:-",
+                                     detail={"reason": reason}, **spec.register_fields())
+                raise WorkflowError(429, reason)
+            req = self.flow.create(actor, {"spec": spec.to_json()}, detail={"hold": spec.hold})
         log.info("export %d requested by %s (%s)", req.id, actor.name, ", ".join(spec.cameras))
         return _export(req)
 

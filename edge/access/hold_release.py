@@ -42,8 +42,9 @@ def hold_fields(hold: Hold, approval: dict[str, Any] | None = None) -> dict[str,
 
 class HoldReleases:
     def __init__(self, index: Index, register: AccessRegister, clock: Clock, ttl_hours: float,
-                 holds: HoldStore | None) -> None:
+                 holds: HoldStore | None, max_pending_per_user: int = 10) -> None:
         self.holds = holds
+        self.max_pending_per_user = max_pending_per_user
 
         def fields(r: Request) -> dict[str, Any]:
             hold = self.holds.get(int(r.own["hold_id"])) if self.holds is not None else None
@@ -88,6 +89,12 @@ class HoldReleases:
             if latest is not None and latest.state == "pending":
                 raise self._refuse(hold, actor, "request", 409,
                                    f"hold {hold_id} already has a pending release request", approval)
+            mine = len(self.flow.select("state='pending' AND requested_by=?", (actor.name,),
+                                        limit=self.max_pending_per_user + 1))
+            if mine >= self.max_pending_per_user:
+                raise self._refuse(hold, actor, "request", 429,
+                                   f"{actor.name} already has {mine} pending release request(s), the most allowed "
+                                   "([access] max_pending_per_user)", approval)
             req = self.flow.create(actor, {"hold_id": hold_id, "reason": reason, "approval": approval},
                                    detail={"reason": reason})
         return _release(req)

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.access.workflow import InvalidRequest, Problem
+from edge.access.hold_policy import HoldRefused, HoldTooLong, bound_hold
+from edge.access.workflow import InvalidRequest, Problem, WorkflowError
+from edge.config import RetentionConfig
+from storage.clock import Clock
 from storage.holds import Hold, HoldError, HoldStore, register_hold_create
+from storage.index import Index
 from storage.register import AccessRegister, Actor
 
 
 class HoldPlacement:
-    def __init__(self, holds: HoldStore, register: AccessRegister, known_cameras: Callable[[], set[str]]) -> None:
+    def __init__(self, holds: HoldStore, register: AccessRegister, known_cameras: Callable[[], set[str]],
+                 retention: RetentionConfig | None = None, index: Index | None = None,
+                 clock: Clock | None = None) -> None:
         self.holds = holds
         self.register = register
         self.known_cameras = known_cameras
+        #: The bounds of `edge.access.hold_policy` (a hold over all of time is refused).
+        self.retention = retention
+        self.index = index
+        self.clock = clock
 
     def place(self, actor: Actor, camera: str | None, start_us: int, end_us: int, reason: str, case_number: str,
               source: str = "manual") -> Hold:
@@ -25,9 +35,23 @@ class HoldPlacement:
         if camera is not None and camera not in self.known_cameras():
             raise InvalidRequest([Problem(("camera",), f"unknown camera '{camera}'")])
         try:
+            if self.retention is not None and self.index is not None and self.clock is not None:
+                bounded = bound_hold(self.retention, self.index, self.clock, camera, start_us, end_us)
+                start_us, end_us = bounded.start_us, bounded.end_us
             hold = self.holds.create(camera, start_us, end_us, reason, case_number, created_by=actor.name,
                                      source=source)
+        except HoldRefused as exc:
+            self._refused(actor, camera, reason, case_number, str(exc))
+            raise WorkflowError(exc.status, str(exc)) from None
         except HoldError as exc:
+            # Attempts past the bounds are registered (someone tried to hold too much); a malformed
+            # request (end before start, no reason) is only answered.
+            if isinstance(exc, HoldTooLong):
+                self._refused(actor, camera, reason, case_number, str(exc))
             raise InvalidRequest([Problem(("hold",), str(exc))]) from None
         register_hold_create(self.register, actor, hold)
         return hold
+
+    def _refused(self, actor: Actor, camera: str | None, reason: str, case_number: str, why: str) -> None:
+        self.register.append(actor, "hold_create", result="refused", cameras=[camera] if camera else [],
+                             purpose=reason, case_number=case_number, detail={"reason": why})

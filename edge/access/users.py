@@ -12,18 +12,43 @@ import enum
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from edge.access.identity import IdentityError, credential_key, name_key, normalise_credential, normalise_name
 from storage.clock import Clock
 from storage.index import Index
 
 TOKEN_PREFIX = "edge_"
+#: Verified against when a sign-in names no user (or one without a password); see `_warm_dummy`.
+_DUMMY_HASH: str | None = None
+_DUMMY_READY = threading.Event()
+_DUMMY_LOCK = threading.Lock()
+_DUMMY_STARTED = False
+
+
+def _warm_dummy(hasher: PasswordHasher) -> None:
+    """Make the dummy hash off the caller's thread, so neither start-up nor the first sign-in pays
+    for it (a first sign-in that did would again tell by its time that the name is unknown)."""
+    global _DUMMY_STARTED
+
+    def make() -> None:
+        global _DUMMY_HASH
+        _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+        _DUMMY_READY.set()
+
+    with _DUMMY_LOCK:
+        if _DUMMY_STARTED:
+            return
+        _DUMMY_STARTED = True
+    threading.Thread(target=make, name="argon2-dummy", daemon=True).start()
 
 
 
@@ -113,24 +138,45 @@ class UserStore:
     def _row(r: tuple[object, ...]) -> User:
         return User(int(str(r[0])), str(r[1]), Role(str(r[2])), str(r[3]), bool(r[4]))
 
-    def add(self, name: str, role: Role, credential_id: str, created_by: str = "cli") -> tuple[User, str]:
-        """Create a user; returns it with its new token (shown once, never stored)."""
-        if not name or not credential_id:
-            raise ValueError("a user needs a name and a work credential id")
+    def add(self, name: str, role: Role, credential_id: str, created_by: str = "cli", password: str | None = None,
+            on_created: Callable[[sqlite3.Connection, User], object] | None = None) -> tuple[User, str]:
+        """Create a user; returns it with its new token (shown once, never stored).
+
+        All or nothing: name and credential are normalised and checked (edge/access/identity.py), the
+        password (if any) is checked and hashed, and the user row, the password and whatever
+        `on_created` writes (the register entry) commit in one transaction."""
+        name = normalise_name(name)
+        given_credential = credential_id.strip()
+        credential_id = normalise_credential(credential_id)
+        password_hash = self._hasher.hash(check_password(password)) if password is not None else None
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.index.write() as c:
-            if c.execute("SELECT 1 FROM users WHERE name=?", (name,)).fetchone():
-                raise ValueError(f"user '{name}' already exists")
+            for (other,) in c.execute("SELECT name FROM users"):
+                if name_key(str(other)) == name_key(name):
+                    raise ValueError(f"user '{name}' already exists" + (
+                        "" if other == name else f" (as '{other}': the same name after normalisation)"))
+            for (other,) in c.execute("SELECT DISTINCT credential_id FROM users"):
+                # A second account of the same person repeats the credential exactly; any other
+                # spelling that normalises to it (case, width, compatibility forms) is a look-alike.
+                if credential_key(str(other)) == credential_key(credential_id) and other != given_credential:
+                    raise ValueError(f"work credential id '{credential_id}' collides with the existing '{other}' "
+                                     f"after normalisation; if it is the same person, give exactly '{other}'")
             cur = c.execute(
-                "INSERT INTO users (name, role, credential_id, token_sha256, created_us, created_by)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (name, role.value, credential_id, token_hash(token), self.clock.now_us(), created_by),
+                "INSERT INTO users (name, role, credential_id, token_sha256, password_argon2, created_us, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, role.value, credential_id, token_hash(token), password_hash, self.clock.now_us(), created_by),
             )
             assert cur.lastrowid is not None
-            uid = cur.lastrowid
-        return User(uid, name, role, credential_id, False), token
+            user = User(cur.lastrowid, name, role, credential_id, False)
+            if on_created is not None:
+                on_created(c, user)
+        return user, token
 
     def get(self, name: str) -> User | None:
+        try:
+            name = normalise_name(name)
+        except IdentityError:
+            return None
         r = self.index.reader().execute(
             "SELECT id, name, role, credential_id, disabled FROM users WHERE name=?", (name,)).fetchone()
         return None if r is None else self._row(r)
@@ -139,25 +185,45 @@ class UserStore:
         rows = self.index.reader().execute("SELECT id, name, role, credential_id, disabled FROM users ORDER BY name")
         return [self._row(r) for r in rows]
 
+    @staticmethod
+    def _end_sessions(c: sqlite3.Connection, name: str) -> None:
+        """A disabled user or a rotated token ends the user's web sessions (api/web/session.py's
+        table, in the same index): a browser signed in with the old token must not stay in."""
+        if c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='web_sessions'").fetchone():
+            c.execute("DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE name=?)", (name,))
+
     def set_disabled(self, name: str, disabled: bool) -> None:
+        name = self._stored_name(name)
         with self.index.write() as c:
             if c.execute("UPDATE users SET disabled=? WHERE name=?", (int(disabled), name)).rowcount == 0:
                 raise KeyError(name)
+            if disabled:
+                self._end_sessions(c, name)
 
     def rotate_token(self, name: str) -> str:
+        name = self._stored_name(name)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.index.write() as c:
             if c.execute("UPDATE users SET token_sha256=? WHERE name=?", (token_hash(token), name)).rowcount == 0:
                 raise KeyError(name)
+            self._end_sessions(c, name)
         return token
 
     def set_password(self, name: str, password: str) -> None:
-        if len(password) < 12:
-            raise ValueError("passwords must be at least 12 characters")
+        name = self._stored_name(name)
+        hashed = self._hasher.hash(check_password(password))
         with self.index.write() as c:
-            cur = c.execute("UPDATE users SET password_argon2=? WHERE name=?", (self._hasher.hash(password), name))
+            cur = c.execute("UPDATE users SET password_argon2=? WHERE name=?", (hashed, name))
             if cur.rowcount == 0:
                 raise KeyError(name)
+            self._end_sessions(c, name)
+
+    @staticmethod
+    def _stored_name(name: str) -> str:
+        try:
+            return normalise_name(name)
+        except IdentityError:
+            return name  # not a valid name: no such user (KeyError from the caller)
 
     def by_token(self, token: str) -> User | None:
         """The enabled user holding this token, or None. The lookup is by hash; the final compare is
@@ -170,17 +236,42 @@ class UserStore:
             return None
         return self._row(r[:5])
 
+    def warm_up(self) -> None:
+        """Start making the dummy hash in the background; the API calls this at start so that
+        the first sign-in costs the same as every other (the CLI never needs it)."""
+        _warm_dummy(self._hasher)
+
+    def _dummy_hash(self) -> str:
+        """One argon2 hash made once per process (in the background from `warm_up` on), verified
+        against when there is no such user or no password."""
+        _warm_dummy(self._hasher)
+        _DUMMY_READY.wait()
+        assert _DUMMY_HASH is not None
+        return _DUMMY_HASH
+
     def by_password(self, name: str, password: str) -> User | None:
+        """The enabled user with this name and password, or None. Unknown names, users without a
+        password and wrong passwords cost the same single argon2 verification, so sign-in time
+        does not tell which names exist."""
+        try:
+            name = normalise_name(name)
+        except IdentityError:
+            name = ""
         r = self.index.reader().execute(
             "SELECT id, name, role, credential_id, disabled, password_argon2 FROM users WHERE name=?",
-            (name,)).fetchone()
+            (name,)).fetchone() if name else None
         if r is None or r[5] is None:
-            # Spend the same time as a real check so user names cannot be probed by timing.
-            with contextlib.suppress(VerificationError):
-                self._hasher.verify(self._hasher.hash("x" * 12), password)
+            with contextlib.suppress(VerificationError, InvalidHashError):
+                self._hasher.verify(self._dummy_hash(), password)
             return None
         try:
             self._hasher.verify(str(r[5]), password)
         except (VerificationError, InvalidHashError):
             return None
         return None if r[4] else self._row(r[:5])
+
+
+def check_password(password: str) -> str:
+    if len(password) < 12:
+        raise ValueError("passwords must be at least 12 characters")
+    return password

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edge.access.identity import credential_key, name_key
 from edge.access.users import Role, User
 from storage.clock import Clock
 from storage.index import Index
@@ -60,14 +61,15 @@ class Person:
 
 
 def same_credential(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
+    """Compared after normalisation (edge/access/identity.py): `O\u200b-1` or `Ｏ-1` is `O-1`."""
+    return credential_key(a) == credential_key(b)
 
 
 def second_person_refusal(requester: Person, approver: User) -> str | None:
     """Why `approver` may not decide `requester`'s request, or None when they may."""
     if approver.role is not Role.APPROVER:
         return f"role '{approver.role.value}' may not approve"
-    if approver.name == requester.name:
+    if name_key(approver.name) == name_key(requester.name):
         return "a request cannot be approved by the user who made it (Art. 18: at least two persons)"
     if same_credential(approver.credential_id, requester.credential_id):
         return ("the approver holds the same work credential as the requester: one person cannot "

@@ -13,8 +13,10 @@ from types import TracebackType
 
 from edge.access.exports import ExportManager
 from edge.access.hold_release import HoldReleases
+from edge.access.hold_requests import HoldRequests
 from edge.access.holds import HoldPlacement
 from edge.access.playback import Playback
+from edge.access.refusals import AnonymousRefusals
 from edge.access.review import ReviewGrants
 from edge.access.users import UserStore
 from edge.config import EdgeConfig
@@ -37,9 +39,15 @@ class Box:
         self.users = UserStore(index, self.clock, cfg.access.auth_failures_per_minute)
         self.holds = HoldStore(index, self.clock, cfg.retention.hold_days)
         self.exports = ExportManager(index, self.register, self.clock, cfg.access, self.holds, self.known_cameras)
-        self.hold_placement = HoldPlacement(self.holds, self.register, self.known_cameras)
+        self.hold_placement = HoldPlacement(self.holds, self.register, self.known_cameras, cfg.retention, index,
+                                            self.clock)
         self.hold_releases = HoldReleases(index, self.register, self.clock, cfg.access.request_ttl_hours,
-                                          self.holds)
+                                          self.holds, cfg.access.max_pending_per_user)
+        # Open-ended all-camera holds: requested by one person, approved by another.
+        self.hold_requests = HoldRequests(index, self.register, self.clock, cfg.retention,
+                                          cfg.access.request_ttl_hours, cfg.access.max_pending_per_user, self.holds)
+        # Anonymous refusals: one register entry per source and window (edge/access/refusals.py).
+        self.refusals = AnonymousRefusals(self.register, self.clock, cfg.access.refusal_window_seconds)
         self.reviews = ReviewGrants(index, self.register, self.clock, cfg.access, self.known_cameras)
         self.playback = Playback(self.store, self.alarms)
 

@@ -17,7 +17,9 @@ from types import FrameType
 
 from capture.sampler import KeyframeSampler
 from edge.access.producer import ExportProducer
+from edge.access.refusals import RefusalFlusher
 from edge.app.box import Box
+from edge.app.fdlimit import raise_open_file_limit
 from edge.app.notify import Notifier, NotifyService, watchdog_interval
 from edge.app.probes import Probes
 from edge.app.runtime import Runtime
@@ -61,7 +63,8 @@ class Daemon:
         self.export_producer = ExportProducer(cfg, box.store, box.exports, box.register, box.device_key)
         self.probes = Probes(box.store, self.fleet.enabled, self.fleet.workers)
         #: Background services, started after the workers and stopped before them.
-        self.services: list[Service] = [self.retention, self.health, self.export_producer]
+        self.services: list[Service] = [self.retention, self.health, self.export_producer,
+                                        RefusalFlusher(box.refusals)]
         # Held evidence copied to S3 Object Lock storage; None when [offload] is off.
         self.offload = offload_service(cfg, box.store, box.clock, box.register, box.alarms, box.holds, box.exports,
                                        self.export_producer.final_dir)
@@ -78,6 +81,8 @@ class Daemon:
         self._notify: NotifyService | None = None
 
     def start(self) -> None:
+        # Before any camera or connection opens a descriptor: systemd's soft default is 1024.
+        raise_open_file_limit()
         # Recovery logs each event itself; it must finish before any worker writes.
         recover(self.box.store, [c.id for c in self.cfg.cameras])
         self.fleet.start(self.retention.on_segment, self.sampler.offer if self.cfg.health.enabled else None)

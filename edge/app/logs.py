@@ -7,6 +7,7 @@ import os
 import sys
 
 from capture.redact import RedactingFilter
+from edge.app.lograte import RateLimitFilter
 
 
 def setup_logging(level: str = "info") -> None:
@@ -16,6 +17,8 @@ def setup_logging(level: str = "info") -> None:
         "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     handler.setFormatter(logging.Formatter(fmt))
+    # Per cause at most a few lines a minute: a connection flood must not fill the disk with logs.
+    handler.addFilter(RateLimitFilter())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for h in list(root.handlers):

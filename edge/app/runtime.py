@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     from capture.worker import CaptureWorker
     from edge.access.exports import ExportManager
     from edge.access.hold_release import HoldReleases
+    from edge.access.hold_requests import HoldRequests
     from edge.access.holds import HoldPlacement
     from edge.access.playback import Playback
     from edge.access.producer import ExportProducer
+    from edge.access.refusals import AnonymousRefusals
     from edge.access.review import ReviewGrants
     from edge.access.users import UserStore
     from edge.config import EdgeConfig
@@ -89,6 +91,14 @@ class Runtime:
     @property
     def hold_releases(self) -> HoldReleases:
         return self.box.hold_releases
+
+    @property
+    def hold_requests(self) -> HoldRequests:
+        return self.box.hold_requests
+
+    @property
+    def refusals(self) -> AnonymousRefusals:
+        return self.box.refusals
 
     @property
     def reviews(self) -> ReviewGrants:

@@ -39,8 +39,11 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("verify-export", help="check an export bundle's signature, hashes and chain links")
     p.add_argument("bundle", metavar="BUNDLE", help="bundle directory or zip")
-    p.add_argument("--public-key", metavar="PEM", help="the device public key recorded out of band "
-                                                       "(default: the key inside the bundle)")
+    trust = p.add_mutually_exclusive_group()
+    trust.add_argument("--public-key", metavar="PEM", help="the device public key recorded when the device was "
+                                                           "registered (the only key trusted)")
+    trust.add_argument("--fingerprint", metavar="SHA256:HEX", help="trust the key inside the bundle only if it has "
+                                                                   "this fingerprint (`edge key show` on the box)")
     p.set_defaults(func=cmd_verify_export)
 
     exp = sub.add_parser("export", help="follow or download an export through the API")
@@ -123,14 +126,14 @@ def cmd_verify_export(ns: argparse.Namespace) -> int:
     from edge.access.bundle import verify_bundle
 
     pem = Path(ns.public_key).read_bytes() if ns.public_key else None
-    report = verify_bundle(Path(ns.bundle), pem)
+    report = verify_bundle(Path(ns.bundle), pem, ns.fingerprint)
     for line in report.checked:
         print(f"ok: {line}")
     for line in report.problems:
         print(f"FAILED: {line}")
     if report.ok:
-        print(f"BUNDLE INTACT: signed by {report.fingerprint}"
-              + ("" if ns.public_key else " (compare this fingerprint with the device's registered one)"))
+        how = "the given key" if ns.public_key else "a key with the confirmed fingerprint"
+        print(f"BUNDLE INTACT: signed by {report.fingerprint} ({how})")
         return EXIT_OK
     print(f"BUNDLE NOT VERIFIED: {len(report.problems)} problem(s)")
     return EXIT_FAILED

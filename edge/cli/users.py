@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from edge.access.users import Role
+from edge.access.users import Role, User
 from edge.app.box import Box
 from edge.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_config_arg, load_or_report
 from storage.register import Actor
@@ -58,15 +59,20 @@ CLI_ADMIN = Actor(getpass.getuser(), "admin", "", "cli")
 
 @_admin_command
 def cmd_user_add(ns: argparse.Namespace, admin: Box) -> int:
+    password = getpass.getpass(f"password for {ns.name}: ") if ns.password else None
+
+    def registered(c: sqlite3.Connection, user: User) -> None:
+        # In the user's own transaction: a user exists only with its register entry.
+        admin.register.append_in(c, CLI_ADMIN, "user_add", subject=user.name,
+                                 detail={"role": user.role.value, "credential_id": user.credential_id,
+                                         "password": password is not None})
+
     try:
-        user, token = admin.users.add(ns.name, Role(ns.role), ns.credential_id, created_by=CLI_ADMIN.name)
+        user, token = admin.users.add(ns.name, Role(ns.role), ns.credential_id, created_by=CLI_ADMIN.name,
+                                      password=password, on_created=registered)
     except ValueError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc} (nothing was created)")
         return EXIT_FAILED
-    if ns.password:
-        admin.users.set_password(ns.name, getpass.getpass(f"password for {ns.name}: "))
-    admin.register.append(CLI_ADMIN, "user_add", subject=user.name,
-                          detail={"role": user.role.value, "credential_id": user.credential_id})
     print(f"user '{user.name}' created with role {user.role.value} (credential {user.credential_id}).")
     print("API token (shown once, store it now):")
     print(token)
@@ -100,6 +106,6 @@ def cmd_token_rotate(ns: argparse.Namespace, admin: Box) -> int:
         print(f"error: no user '{ns.name}'")
         return EXIT_FAILED
     admin.register.append(CLI_ADMIN, "token_rotate", subject=ns.name)
-    print(f"new token for '{ns.name}' (the old one no longer works):")
+    print(f"new token for '{ns.name}' (the old one no longer works; its web sessions have ended):")
     print(token)
     return EXIT_OK

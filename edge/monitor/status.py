@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from capture.redact import redact_text
 from capture.state import CameraState
 from edge.config import EdgeConfig
 from edge.monitor.alarms import Alarm
@@ -230,7 +231,7 @@ def _risk(code: str, severity: Any, camera: str | None, since_us: int | None, wh
     since = f" since {hhmm(since_us)} UTC" if since_us else ""
     subject = f"camera {camera} {what}{since}" if camera else f"{what}{since}"
     return RiskOut(article=article, rule=rule, code=code, severity=severity, camera=camera,
-                   since=iso(since_us), message=f"{article} {rule}: {subject}")
+                   since=iso(since_us), message=redact_text(f"{article} {rule}: {subject}"))
 
 
 def _since_of(a: Alarm) -> int:
@@ -301,7 +302,8 @@ def build(src: Sources) -> StatusDoc:
             last_segment_end=iso(last_end),
             last_segment_age_seconds=round((now - last_end) / 1e6, 3) if last_end else None,
             segments=n, bytes=nbytes, oldest=iso(oldest),
-            reconnects=w.get("reconnects"), last_error=w.get("last_error") or None,
+            reconnects=w.get("reconnects"),
+            last_error=redact_text(str(w["last_error"])) if w.get("last_error") else None,
             gaps_24h=gaps_since(src.index, cam.id, now - DAY_US, now),
             alarms=[_alarm_out(a) for a in src.alarms if a.camera == cam.id],
             health=src.health.get(cam.id) or None,
