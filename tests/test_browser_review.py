@@ -148,6 +148,30 @@ def test_review_playback_live_view_and_chinese(tmp_path: Path, clip: Callable[..
     assert page.input_value("input[name=start]") == local_input(start_us)
     shot(officer, "5-export-this-span")
     assert "review=" in export_href
+
+    # -- a hold, released early from the page by two persons -------------------------------------
+    page.goto(d.url + "/holds")
+    page.fill("#new-hold input[name=start]", local_input(start_us))
+    page.fill("#new-hold input[name=end]", local_input(end_us))
+    page.fill("#new-hold input[name=case_number]", "CQ-2026-0815")
+    page.fill("#new-hold input[name=reason]", "north gate incident")
+    page.click("#new-hold button[type=submit]")
+    page.wait_for_selector("text=Hold created")
+    hold = page.locator("#holds tbody tr").first
+    hold_id = (hold.get_attribute("id") or "").removeprefix("hold-")
+    hold.locator("summary").click()
+    hold.locator("input[name=reason]").fill("case closed by the prosecutor")
+    hold.locator("input[name=doc_number]").fill("YZ-REL-1")
+    hold.locator("input[name=doc_issued_by]").fill("Yuzhong District PSB chief")
+    hold.locator("button[type=submit]").click()
+    page.wait_for_selector("text=Release requested")
+    rel = Session(browser, d.url, "approver")
+    rel.login(token=tokens["approver"])
+    rel.page.goto(d.url + "/holds")
+    rel.page.click(f"text=Approve release #{hold_id}")
+    rel.page.wait_for_selector("text=Hold released.")
+    assert rel.page.locator(f"#hold-{hold_id}").count() == 0, "no longer in force"
+    rel.close()
     page.click("header form.who button")
     page.wait_for_url("**/login**")
     officer.close()

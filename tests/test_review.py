@@ -74,7 +74,7 @@ def actions(box: Box, subject: str) -> list[tuple[str, str]]:
 
 def test_two_persons_grant_lasts_review_hours_and_can_be_revoked(box: Box, clock: Clock) -> None:
     officer, o_act = person(box, "officer", Role.OFFICER, "PSB-1")
-    twin, t_act = person(box, "officer-twin", Role.APPROVER, "psb-1 ")  # same credential, another account
+    twin, t_act = person(box, "officer-twin", Role.APPROVER, "PSB-1")  # same credential, another account
     approver, a_act = person(box, "approver", Role.APPROVER, "PSB-2")
     other, x_act = person(box, "other", Role.OFFICER, "PSB-3")
     grant = box.reviews.submit(o_act, spec(T0, T0 + 60 * S))
