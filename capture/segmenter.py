@@ -27,6 +27,16 @@ from storage.writer import SegmentFile
 log = logging.getLogger(__name__)
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+#: Default fMP4 fragment length: the muxer also cuts a fragment inside a GOP once it is this long
+#: (frag_duration, as MediaMTX's recordPartDuration), so a crash loses at most about this much.
+FRAGMENT_SECONDS = 1.0
+
+
+def mux_options(fragment_seconds: float | None) -> dict[str, str]:
+    opts = {"movflags": MOVFLAGS}
+    if fragment_seconds:
+        opts["frag_duration"] = str(int(fragment_seconds * 1_000_000))
+    return opts
 
 
 @dataclass
@@ -66,8 +76,10 @@ class Segmenter:
         wall_of: Callable[[int], int],
         on_closed: Callable[[Segment], None],
         frame_ticks: int,
+        fragment_seconds: float | None = FRAGMENT_SECONDS,
     ) -> None:
         self.frame_ticks = frame_ticks
+        self.mux_options = mux_options(fragment_seconds)
         self.camera = camera
         self.store = store
         self.video_in = video_in
@@ -159,7 +171,7 @@ class Segmenter:
     def _open(self, base_dts: int) -> None:
         start_us = self.wall_of(base_dts)
         file = self.store.open_segment(self.camera, start_us)
-        container = av.open(file, mode="w", format="mp4", options={"movflags": MOVFLAGS})
+        container = av.open(file, mode="w", format="mp4", options=self.mux_options)
         vout = container.add_stream_from_template(self.video_in)
         if self.params:
             vout.codec_context.extradata = as_annexb(self.params)

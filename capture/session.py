@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Protocol
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 MP4_AUDIO = frozenset({"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"})
 #: Timestamp-less packets held at the start of a connection until one with a timestamp comes.
 MAX_HELD = 8
+#: Bitrate and fps come from the bytes over the seconds of this many last segments: the short
+#: segment cut at a pause, a reconnect or a parameter change alone can read far above the real rate.
+RATE_WINDOW = 6
 
 
 class Reconnect(Exception):
@@ -65,6 +69,12 @@ class SessionHost(Protocol):
     on_keyframe: Callable[[str, av.Packet, av.stream.Stream], None] | None
     paused_reason: str | None
     audio_warned: bool
+    #: fMP4 fragment length ([storage] fragment_seconds); None: the segmenter's default.
+    fragment_seconds: float | None
+    #: Bumped when the wall clock stepped: the session re-anchors segment times.
+    clock_steps: int
+    #: (bytes, video packets, µs) of the last segments, across reconnects.
+    rate_window: deque[tuple[int, int, int]]
 
     def pause(self, reason: str) -> None: ...
 
@@ -83,11 +93,12 @@ class Session:
         self._anchor: tuple[int, int] | None = None  # (wall µs, dts) of the first packet
         self._vtb = Fraction(1, 90000)
         self._paused = False
+        self._clock_steps = worker.clock_steps
 
     # -- time -----------------------------------------------------------------------------------
     def wall_of(self, dts: int) -> int:
         if self._anchor is None:
-            self._anchor = (self.w.clock.now_us(), dts)
+            self._anchor = (self._anchor_wall(), dts)
         wall, base = self._anchor
         # Integer maths, truncating toward zero like int(Fraction): two Fraction products on every
         # packet were ~15 % of a capture thread's CPU (bench/README.md, ingest profile).
@@ -95,14 +106,26 @@ class Session:
         d = self._vtb.denominator
         return wall + (n // d if n >= 0 else -(-n // d))
 
+    def _anchor_wall(self) -> int:
+        """The wall time of a new anchor: now, but never before the end of the camera's last
+        segment (after the clock stepped back, segment times must not overlap or go backwards)."""
+        now = self.w.clock.now_us()
+        last = self.w.status.last_segment_end_us
+        if last is None:
+            seg = self.w.store.index.last_segment(self.w.cfg.id)
+            last = seg.end_us if seg is not None else None
+        return now if last is None else max(now, last)
+
     # -- segment callbacks ----------------------------------------------------------------------
     def _segment_closed(self, seg: Segment) -> None:
         st = self.w.status
         st.segments += 1
         st.last_segment_end_us = seg.end_us
-        duration = max(seg.end_us - seg.start_us, 1) / 1_000_000
-        st.bitrate = seg.bytes * 8 / duration
-        st.fps = seg.packets / duration
+        window = self.w.rate_window
+        window.append((seg.bytes, seg.packets, max(seg.end_us - seg.start_us, 1)))
+        seconds = sum(w[2] for w in window) / 1_000_000
+        st.bitrate = sum(w[0] for w in window) * 8 / seconds
+        st.fps = sum(w[1] for w in window) / seconds
         st.codec, st.width, st.height = seg.codec, seg.width, seg.height
         if self.w.on_segment is not None:
             self.w.on_segment(seg)
@@ -111,13 +134,20 @@ class Session:
     def run(self) -> None:
         cfg = self.w.cfg
         t0 = time.monotonic()
+        deadline = cfg.handshake_timeout
         try:
-            self.container = av.open(cfg.url, mode="r", options=open_options(cfg.stall_timeout))
+            # The open timeout is PyAV's interrupt callback, an overall deadline on connect, RTSP
+            # handshake and probe (the socket timeout only fires when *no* data comes; a camera
+            # sending an endless header line would hold the worker for good). No read timeout: with
+            # none set, the callback returns at once without the GIL, so reading costs nothing.
+            self.container = av.open(cfg.url, mode="r", options=open_options(cfg.stall_timeout),
+                                     timeout=(deadline, None))
         except av.error.FFmpegError as exc:
             # FFmpeg reports a server that never answers the handshake as "invalid data" once its
             # socket timeout expires; the elapsed time tells the two apart.
-            if time.monotonic() - t0 >= 0.9 * cfg.stall_timeout:
-                raise Reconnect("timeout", f"no answer within {cfg.stall_timeout:g} s") from exc
+            elapsed = time.monotonic() - t0
+            if elapsed >= 0.9 * min(cfg.stall_timeout, deadline):
+                raise Reconnect("timeout", f"no complete handshake within {elapsed:.1f} s") from exc
             raise
         if not self.container.streams.video:
             raise Reconnect("bad_data", "the stream has no video")
@@ -136,7 +166,9 @@ class Session:
             afr = max(1, int(1024 / (rate_hz * atb)))
             apol = TimestampPolicy(afr, max_backstep=int(1 / atb), max_jump=int(10 / atb))
         self.segmenter = Segmenter(cfg.id, self.w.store, self.w.segment_seconds, video, audio,
-                                   self.wall_of, self._segment_closed, frame_ticks)
+                                   self.wall_of, self._segment_closed, frame_ticks,
+                                   **({} if self.w.fragment_seconds is None
+                                      else {"fragment_seconds": self.w.fragment_seconds}))
         st = self.w.status
         st.connected = True
         held: list[av.Packet] = []
@@ -191,6 +223,13 @@ class Session:
             return OutPacket(merged, max(pending.pts, s.pts), pending.dts, True)
         if pending is not None:
             self._emit(pending)
+        if self._clock_steps != self.w.clock_steps and pkt.is_keyframe:
+            # The wall clock stepped: the next segment starts from a fresh anchor (not before the
+            # last segment's end), so footage from now on is stamped with the corrected clock.
+            self._clock_steps = self.w.clock_steps
+            assert self.segmenter is not None
+            self.segmenter.close()
+            self._anchor = None
         if s.verdict is Verdict.DISCONTINUITY:
             self.w.status.discontinuities += 1
             log.warning("camera %s: timestamp discontinuity, starting a new segment", self.w.cfg.id)

@@ -23,6 +23,11 @@ class CameraSource(Protocol):
     def stall_timeout(self) -> float: ...
 
     @property
+    def handshake_timeout(self) -> float:
+        """Overall deadline for connect + RTSP handshake + probe."""
+        ...
+
+    @property
     def reconnect_initial(self) -> float: ...
 
     @property

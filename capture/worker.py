@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 
 import av
@@ -17,7 +18,7 @@ import av.stream
 
 from capture.errors import classify
 from capture.redact import redact_text, redact_url
-from capture.session import Reconnect, Session
+from capture.session import RATE_WINDOW, Reconnect, Session
 from capture.source import CameraSource
 from capture.state import CameraState, CameraStatus
 from storage.clock import Clock
@@ -40,8 +41,15 @@ class CaptureWorker:
         clock: Clock,
         on_segment: Callable[[Segment], None] | None = None,
         on_keyframe: KeyframeHook | None = None,
+        fragment_seconds: float | None = None,
     ) -> None:
         self.cfg = camera
+        #: fMP4 fragment length ([storage] fragment_seconds); None: the segmenter's default.
+        self.fragment_seconds = fragment_seconds
+        #: Bumped by `clock_stepped`: the session starts a new segment with a fresh time anchor.
+        self.clock_steps = 0
+        #: (bytes, video packets, µs) of the last segments, across reconnects (capture/session.py).
+        self.rate_window: deque[tuple[int, int, int]] = deque(maxlen=RATE_WINDOW)
         self.store = store
         self.segment_seconds = segment_seconds
         self.clock = clock
@@ -82,6 +90,10 @@ class CaptureWorker:
 
     def resume(self) -> None:
         self.paused_reason = None
+
+    def clock_stepped(self, step_us: int) -> None:
+        """The wall clock stepped (edge/clock_watch.py): re-anchor segment times at the next keyframe."""
+        self.clock_steps += 1
 
     # -- gaps (called from the worker thread only) ----------------------------------------------
     def gap_open(self, start_us: int, reason: str, detail: str) -> None:

@@ -54,6 +54,13 @@ class StorageConfig(Strict):
     reserve_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     #: fdatasync the active segment at most this often, so a power cut loses at most this much.
     sync_interval: float = Field(default=2.0, ge=0.0, le=60.0)
+    #: fMP4 fragment length (also cut inside a GOP): a crash or power cut loses at most about this.
+    fragment_seconds: float = Field(default=1.0, ge=0.1, le=60.0)
+
+
+class ClockConfig(Strict):
+    #: Raise `clock_unsynced` when chrony/systemd-timesyncd reports the clock unsynchronised.
+    sync_check: bool = True
 
 
 class ApiConfig(Strict):
@@ -247,6 +254,9 @@ class CameraConfig(Strict):
     reconnect_initial: float = Field(default=0.5, gt=0.0, le=60.0)
     reconnect_max: float = Field(default=5.0, gt=0.0, le=600.0)
     stall_timeout: float = Field(default=10.0, gt=0.0, le=600.0)
+    #: Overall deadline for connect + RTSP handshake + stream probe: a camera that keeps sending
+    #: (an endless header line, a huge SDP then junk) never trips the socket timeout.
+    handshake_timeout: float = Field(default=15.0, gt=0.0, le=600.0)
     record_audio: bool = True
     #: GB/T 28181 channel code (20 digits, type 131/132) under which the platform sees this camera.
     gb28181_channel_id: str = ""
@@ -301,6 +311,7 @@ class EdgeConfig(Strict):
     box: BoxConfig = BoxConfig()
     storage: StorageConfig = StorageConfig()
     api: ApiConfig = ApiConfig()
+    clock: ClockConfig = ClockConfig()
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
     access: AccessConfig = AccessConfig()

@@ -69,7 +69,14 @@ class Gap:
     detail: str
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    if read_only:
+        # Beside a running recorder (`edge status`, `verify`): never a write, never a schema change;
+        # WAL readers see every committed transaction without blocking the writer.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+                               isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
+        return conn
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -81,14 +88,17 @@ class Index:
     """One writer connection behind a lock; one reader connection per thread (WAL readers never
     block the writer, so the API stays responsive while segments close)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        #: Opened `mode=ro`: no migration, and any write fails.
+        self.read_only = read_only
         self._lock = threading.RLock()
-        self._writer = _connect(path)
+        self._writer = _connect(path, read_only)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        #: Migrations this open applied (storage/schema.py); empty when the store was current.
-        self.migrated = migrate(self._writer)
+        #: Migrations this open applied (storage/schema.py); empty when the store was current. A
+        #: read-only open (beside the recorder that owns the store) never migrates.
+        self.migrated = [] if read_only else migrate(self._writer)
 
     def close(self) -> None:
         with self._lock:
@@ -112,7 +122,7 @@ class Index:
     def reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path)
+            conn = _connect(self.path, self.read_only)
             conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
             with self._lock:

@@ -19,6 +19,10 @@ SEGMENT_SUFFIX = ".mp4"
 PARTIAL_SUFFIX = ".mp4.partial"
 TMP_SUFFIX = ".tmp"
 _NAME = re.compile(r"^(\d{8}T\d{6})\.(\d{6})Z$")
+#: A day directory's name (UTC date); anything else in a camera folder (`lost+found` after an fsck,
+#: an operator's notes) is not ours to list, recover or delete.
+_DAY = re.compile(r"^\d{8}$")
+_CAMERA = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def segment_stem(start_us: int) -> str:
@@ -33,6 +37,10 @@ def parse_stem(stem: str) -> int | None:
         return None
     dt = datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     return datetime_to_us(dt) + int(m.group(2))
+
+
+def is_day_name(name: str) -> bool:
+    return _DAY.match(name) is not None
 
 
 def day_name(start_us: int) -> str:
@@ -87,7 +95,10 @@ class Layout:
     def cameras_on_disk(self) -> list[str]:
         if not self.segments_dir.is_dir():
             return []
-        return sorted(p.name for p in self.segments_dir.iterdir() if p.is_dir())
+        # Camera ids are lowercase words joined by dashes (edge/config.py): `lost+found` (the
+        # segments folder as a mount point) and other strays are not cameras.
+        return sorted(p.name for p in self.segments_dir.iterdir()
+                      if _CAMERA.match(p.name) and p.is_dir() and not p.is_symlink())
 
     def day_dirs(self, camera: str, since_us: int | None = None) -> list[Path]:
         """Day directories of a camera, oldest first; with `since_us`, only days from that one on."""
@@ -95,7 +106,8 @@ class Layout:
         if not cam_dir.is_dir():
             return []
         first = day_name(since_us) if since_us is not None else ""
-        return sorted(p for p in cam_dir.iterdir() if p.is_dir() and p.name >= first)
+        return sorted(p for p in cam_dir.iterdir()
+                      if _DAY.match(p.name) and p.name >= first and p.is_dir() and not p.is_symlink())
 
     def ensure(self) -> None:
         for d in (self.root, self.segments_dir, self.quarantine_dir, self.keys_dir, self.exports_dir):

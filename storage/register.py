@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -106,13 +108,19 @@ class AccessRegister:
                                   range_end_us=range_end_us, purpose=purpose, case_number=case_number,
                                   recipient=recipient, approval=approval, subject=subject, detail=detail)
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One index transaction holding the register's lock (taken first, as `append` does): for
+        an entry and the rows it records committed together (`append_in`), e.g. retention's marks."""
+        with self._lock, self.index.write() as c:
+            yield c
+
     def append_in(self, c: sqlite3.Connection, actor: Actor, action: str, *, result: str = "ok",
                   cameras: list[str] | None = None, range_start_us: int | None = None,
                   range_end_us: int | None = None, purpose: str = "", case_number: str = "",
                   recipient: dict[str, Any] | None = None, approval: dict[str, Any] | None = None,
                   subject: str = "", detail: dict[str, Any] | None = None) -> Entry:
-        """`append` inside the caller's write transaction (`Index.write()`), so an act and its
-        register entry commit together or not at all."""
+        """`append` inside a `transaction()` the caller holds."""
         if action not in ACTIONS:
             raise ValueError(f"unknown register action {action!r}")
         row = c.execute("SELECT id, chain FROM register ORDER BY id DESC LIMIT 1").fetchone()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from storage import clock_events
 from storage.clock import DAY_US, Clock
 from storage.fsutil import fsync_dir
 from storage.holds import Hold, HoldStore
@@ -43,8 +44,9 @@ from storage.totals import StoreTotals
 log = logging.getLogger(__name__)
 
 #: Rows read per page of the oldest-first scan, and segments per register entry.
-PAGE = 1000
-BATCH = 500
+PAGE = 2000
+#: One register entry and one transaction per batch: a one-day sweep of 64 cameras is 46 commits.
+BATCH = 2000
 #: At most this many deleted segments wait for the directory fsyncs and the 'deleted' mark (their
 #: rows stay 'deleting' meanwhile; ~1 KB each in memory).
 FINISH = 50_000
@@ -63,6 +65,9 @@ class SweepResult:
     stopped: str = "nothing_to_do"  # floor | need_met | no_more_segments | nothing_to_do
     seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
+    #: Rows the oldest-first scan read (held rows at its head are skipped without reading them
+    #: again while the holds in force stay the same).
+    rows_read: int = 0
 
 
 @dataclass
@@ -106,16 +111,22 @@ class RetentionEngine:
         self.breaches_total = 0
         #: Called with each deleted batch (after phase 3), e.g. to update metrics.
         self.on_deleted: Callable[[list[Segment]], None] | None = None
+        #: (holds in force, (end_us, id) of the last row of the leading run of held rows): the
+        #: next sweep starts after it instead of re-reading rows a hold keeps (possibly for years).
+        self._held_head: tuple[tuple[object, ...], tuple[int, int]] | None = None
 
     def floor_cutoff(self, now_us: int) -> int:
-        """A segment may go (without a breach) only when its END is at or before this."""
-        return now_us - int(self.cfg.min_days * DAY_US)
+        """A segment may go (without a breach) only when its END is at or before this. Forward steps
+        of the wall clock in the floor's window move it back by their size: footage stamped before
+        such a step is younger than its times say (storage/clock_events.py)."""
+        window = int(self.cfg.min_days * DAY_US)
+        return now_us - window - clock_events.forward_slack_us(self.index, now_us, window)
 
     def max_cutoff(self, now_us: int) -> int | None:
         return None if self.cfg.max_days is None else now_us - int(self.cfg.max_days * DAY_US)
 
-    def _pages(self) -> Iterator[Segment]:
-        end, sid = -(2**62), -1
+    def _pages(self, after: tuple[int, int] = (-(2**62), -1)) -> Iterator[Segment]:
+        end, sid = after
         while True:
             rows = self.index.reader().execute(
                 f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE state='stored' AND (end_us, id) > (?, ?)"
@@ -135,13 +146,18 @@ class RetentionEngine:
         now = self.clock.now_us()
         floor, oldest_allowed = self.floor_cutoff(now), self.max_cutoff(now)
         holds = self.holds.in_force()  # once per sweep; checked in memory per candidate
+        fingerprint = tuple(sorted((h.id, h.camera, h.start_us, h.end_us) for h in holds))
+        head = self._held_head
+        start = head[1] if head is not None and head[0] == fingerprint else (-(2**62), -1)
+        leading = True  # every row read so far was held: the head may move on
         pins = self.store.pins
         batch: list[Segment] = []
         batch_kind: tuple[str, str] | None = None
         pending = 0  # bytes in `batch`
         todo = _Unfinished()
         try:
-            for seg in self._pages():
+            for seg in self._pages(start):
+                res.rows_read += 1
                 if oldest_allowed is not None and seg.end_us <= oldest_allowed:
                     kind = ("retention_delete", "max_days")
                 elif res.freed_bytes + pending >= need_bytes:
@@ -156,7 +172,10 @@ class RetentionEngine:
                     break
                 if _held(seg, holds):
                     res.skipped_held += 1
+                    if leading:
+                        start = (seg.end_us, seg.id)
                     continue
+                leading = False
                 if pins.is_pinned(seg.id):
                     res.skipped_pinned += 1
                     continue
@@ -176,6 +195,7 @@ class RetentionEngine:
         finally:
             # Also when a batch failed: what was already unlinked is made durable and marked.
             self._finish(todo, final=True)
+        self._held_head = (fingerprint, start)
         if res.deleted == 0 and res.stopped == "need_met" and need_bytes == 0:
             res.stopped = "nothing_to_do"
         res.seconds = time.monotonic() - t0
@@ -186,14 +206,15 @@ class RetentionEngine:
         action, reason = kind
 
         def mark(free: list[Segment]) -> None:
-            # Phase 1: the record, then the rows, while no reader can pin one of them.
-            self.register.append(
-                SYSTEM, action, cameras=sorted({s.camera for s in free}), subject="retention",
-                purpose=reason, range_start_us=min(s.start_us for s in free),
-                range_end_us=max(s.end_us for s in free),
-                detail={"reason": reason, "segments": [[s.camera, s.seq, s.sha256, s.chain] for s in free]},
-            )
-            with self.index.write() as c:
+            # Phase 1: the record and the rows in ONE transaction (one commit per batch, not two),
+            # while no reader can pin one of them. Committed together, a crash leaves both or neither.
+            with self.register.transaction() as c:
+                self.register.append_in(
+                    c, SYSTEM, action, cameras=sorted({s.camera for s in free}), subject="retention",
+                    purpose=reason, range_start_us=min(s.start_us for s in free),
+                    range_end_us=max(s.end_us for s in free),
+                    detail={"reason": reason, "segments": [[s.camera, s.seq, s.sha256, s.chain] for s in free]},
+                )
                 c.executemany("UPDATE segments SET state='deleting', delete_reason=? WHERE id=? AND state='stored'",
                               [(reason, s.id) for s in free])
 
@@ -203,9 +224,9 @@ class RetentionEngine:
             return
         # Phase 2: the files (their directories are fsynced once per set, in `_finish`).
         gone: list[Segment] = []
-        root = str(self.store.layout.root)  # plain strings: pathlib per segment was a third of the cost
+        root = str(self.store.layout.root) + "/"  # plain strings: pathlib per segment was a third of the cost
         for seg in claimed:
-            path = os.path.join(root, seg.path)  # = self.store.path_of(seg)
+            path = root + seg.path  # = self.store.path_of(seg); index paths are relative, POSIX
             try:
                 os.unlink(path)
             except FileNotFoundError:
@@ -215,7 +236,7 @@ class RetentionEngine:
                 log.error("retention: cannot remove %s (%s); left for recovery", seg.path, exc)
                 res.failed += 1
                 continue
-            d = os.path.dirname(path)
+            d = path.rpartition("/")[0]
             todo.dirs.add(d)
             prev = todo.current.get(seg.camera)
             if prev is not None and prev[0] != d:

@@ -231,6 +231,8 @@ def salvage(partial: Path) -> SalvageResult:
                     partial.name, plan.dropped_bytes)
         return SalvageResult(partial, start_us, 0, plan.dropped_bytes)
     final = partial.with_name(stem + SEGMENT_SUFFIX)
+    if len(plan.ranges) == 1 and plan.ranges[0][0] == 0:
+        return _salvage_in_place(partial, final, start_us, plan)
     tmp = partial.with_name(stem + SEGMENT_SUFFIX + TMP_SUFFIX)
     try:
         sha, size = _copy_ranges(partial, tmp, plan.ranges)
@@ -245,5 +247,27 @@ def salvage(partial: Path) -> SalvageResult:
     partial.unlink()
     fsync_dir(partial.parent)
     log.info("salvage %s: kept %d fragment(s), %d bytes; dropped %d bytes; %d packets, %.3f s",
+             partial.name, plan.fragments, size, plan.dropped_bytes, media.packets, media.duration_us / 1e6)
+    return SalvageResult(partial, start_us, plan.fragments, plan.dropped_bytes, final, sha, size, media)
+
+
+def _salvage_in_place(partial: Path, final: Path, start_us: int, plan: SalvagePlan) -> SalvageResult:
+    """The common case (a kill or power cut mid-fragment): the complete fragments are a prefix of
+    the file. Cut the torn tail off in place (truncation needs no free space, so a full disk does not
+    stop a restart), fsync, then rename. A crash at any point leaves the partial, shorter or not,
+    which the next start salvages to the same result."""
+    keep = plan.ranges[0][1]
+    fd = os.open(partial, os.O_WRONLY)
+    try:
+        if os.fstat(fd).st_size != keep:
+            os.ftruncate(fd, keep)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # Probed before the rename, so a file that cannot be indexed never gets a segment name.
+    media = probe(partial)
+    sha, size = sha256_file(partial)
+    rename_durable(partial, final)
+    log.info("salvage %s: cut in place to %d fragment(s), %d bytes; dropped %d bytes; %d packets, %.3f s",
              partial.name, plan.fragments, size, plan.dropped_bytes, media.packets, media.duration_us / 1e6)
     return SalvageResult(partial, start_us, plan.fragments, plan.dropped_bytes, final, sha, size, media)

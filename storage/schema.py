@@ -238,7 +238,19 @@ V3_HOLD_REQUESTS = (
     hold_id INTEGER""")
 )
 
-V4_REVIEW_GRANTS = (
+V4_CLOCK_EVENTS = """
+-- steps of the wall clock and time-sync changes (storage/clock_events.py, edge/monitor/clock_watch.py)
+CREATE TABLE IF NOT EXISTS clock_events (
+    id INTEGER PRIMARY KEY,
+    time_us INTEGER NOT NULL,        -- wall clock after the event
+    kind TEXT NOT NULL,              -- step | unsynced | synced
+    step_us INTEGER NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS clock_events_time ON clock_events (time_us);
+"""
+
+V5_REVIEW_GRANTS = (
     "-- review grants (edge/access/review.py): two-person playback on the box, never a download\n"
     + request_table_ddl("review_grants", """spec TEXT NOT NULL,   -- JSON: cameras, range, purpose, case, approval
     granted_until_us INTEGER,        -- set at approval: now + [access] review_hours
@@ -250,7 +262,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
     Migration(2, "evidence offload queue", V2_OFFLOAD),
     Migration(3, "two-person hold requests", V3_HOLD_REQUESTS),
-    Migration(4, "review grants", V4_REVIEW_GRANTS),
+    Migration(4, "clock events", V4_CLOCK_EVENTS),
+    Migration(5, "review grants", V5_REVIEW_GRANTS),
 )
 
 LATEST = MIGRATIONS[-1].version

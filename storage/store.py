@@ -30,11 +30,16 @@ class StreamInfo:
 
 
 class SegmentStore:
-    def __init__(self, root: Path, clock: Clock, sync_interval: float = 2.0) -> None:
+    def __init__(self, root: Path, clock: Clock, sync_interval: float = 2.0, read_only: bool = False) -> None:
         self.layout = Layout(root)
-        self.layout.ensure()
+        #: For read-only commands beside a running recorder: nothing created, the index opened `mode=ro`.
+        self.read_only = read_only
+        if not read_only:
+            self.layout.ensure()
+        elif not self.layout.index_path.exists():
+            raise FileNotFoundError(f"no store at {root} (no {self.layout.index_path.name})")
         self.clock = clock
-        self.index = Index(self.layout.index_path)
+        self.index = Index(self.layout.index_path, read_only)
         self.sync_interval = sync_interval
         #: Segments being read (exports): retention skips them (storage/pins.py).
         self.pins = Pins()
@@ -56,9 +61,10 @@ class SegmentStore:
 
     def open_segment(self, camera: str, start_us: int) -> SegmentFile:
         last = self.index.last_segment(camera)
-        # Two segments never share a name, even if a camera's clock steps backwards.
-        if last is not None and start_us <= last.start_us:
-            start_us = last.start_us + 1
+        # Per camera, segment times only go forward and never overlap, even when the wall clock
+        # steps backwards (and two segments never share a name).
+        if last is not None and start_us < last.end_us:
+            start_us = max(last.end_us, last.start_us + 1)
         while self.layout.segment_path(camera, start_us).exists() or self.layout.partial_path(
             camera, start_us
         ).exists():

@@ -80,8 +80,12 @@ class StoreTotals:
         bytes change: the caller (a retention sweep) calls `refresh_oldest` once for the cameras it
         touched, instead of one query per camera per batch."""
         if self._loaded_max_id is None:
-            self.load()
-            return  # the fresh aggregate already leaves them out
+            # Not loaded yet: the aggregate, when it runs, leaves deleted rows out; only the closes
+            # waiting for it must forget them. Never load here (seconds on a 30-day store).
+            ids = {s.id for s in segs}
+            with self._lock:
+                self._pending = [s for s in self._pending if s.id not in ids]
+            return
         gone: dict[str, tuple[int, int]] = {}
         for seg in segs:
             n, b = gone.get(seg.camera, (0, 0))
@@ -100,8 +104,7 @@ class StoreTotals:
     def refresh_oldest(self, cameras: Iterable[str]) -> None:
         """Re-read the oldest stored start of each camera (after deletions): one index seek each."""
         if self._loaded_max_id is None:
-            self.load()
-            return
+            return  # the load reads the oldest itself
         conn = self.index.reader()
         for cam in cameras:
             # INDEXED BY: left to itself SQLite may pick segments_camera_start and walk every deleted
@@ -117,6 +120,24 @@ class StoreTotals:
                 oldest = row[0] if row else None
                 self._cams[cam] = replace(t, oldest_start_us=oldest,
                                           newest_end_us=t.newest_end_us if oldest is not None else None)
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded_max_id is not None
+
+    def peek(self) -> tuple[dict[str, CameraTotals], bool]:
+        """(totals, loaded) without ever loading: before the load, only the closes seen so far."""
+        with self._lock:
+            if self._loaded_max_id is not None:
+                return dict(self._cams), True
+            out: dict[str, CameraTotals] = {}
+            for seg in self._pending:
+                t = out.get(seg.camera, CameraTotals(seg.camera))
+                out[seg.camera] = CameraTotals(
+                    seg.camera, t.bytes + seg.bytes, t.segments + 1,
+                    seg.start_us if t.oldest_start_us is None else min(t.oldest_start_us, seg.start_us),
+                    seg.end_us if t.newest_end_us is None else max(t.newest_end_us, seg.end_us))
+            return out, False
 
     def snapshot(self) -> dict[str, CameraTotals]:
         if self._loaded_max_id is None:

@@ -177,7 +177,7 @@ def test_edge_verify_after_retention_and_behind_the_stores_back(box: Box, tmp_pa
 def test_register_entries_are_batched(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
     import storage.retention
 
-    monkeypatch.setattr(storage.retention, "BATCH", 5)  # 500 in production; the logic is the same
+    monkeypatch.setattr(storage.retention, "BATCH", 5)  # 2000 in production; the logic is the same
     monkeypatch.setattr(storage.retention, "PAGE", 4)  # pages smaller than batches: paging is exercised too
     for i in range(12):
         add_aged(box.store, "a", 40 + (12 - i) / 1440, size=10)

@@ -24,18 +24,20 @@ from edge.app.notify import Notifier, NotifyService, watchdog_interval
 from edge.app.probes import Probes
 from edge.app.runtime import Runtime
 from edge.gb28181.adapters import gb28181_service
+from edge.monitor.clock_watch import ClockWatch, system_sync_probe
 from edge.monitor.image_health import HealthService, sampler_period
 from edge.monitor.status import one_line
 from edge.offload import offload_service
 from edge.periodic import Service
 from edge.recording.fleet import CameraFleet
 from edge.recording.retention import RetentionService
+from storage.lock import StoreLock
 from storage.recovery import recover
 
 log = logging.getLogger(__name__)
 
 #: SIGTERM must end the process within 5 s (systemd's and the issue's budget); keep a margin.
-STOP_BUDGET_SECONDS = 4.0
+STOP_BUDGET_SECONDS = 3.0
 
 #: READY waits at most this long for the cameras' first connections (a camera that never answers
 #: is an alarm, not a reason to keep systemd waiting).
@@ -46,13 +48,18 @@ Attachment = Callable[[Runtime], Service]
 
 
 class Daemon:
-    def __init__(self, box: Box, attach: Sequence[Attachment] = ()) -> None:
+    def __init__(self, box: Box, attach: Sequence[Attachment] = (), lock: StoreLock | None = None) -> None:
         self.box = box
         cfg = box.cfg
         self.cfg = cfg
+        #: One recorder per store (storage/lock.py): taken at `start` unless `edge run` already holds
+        #: it (taken there before anything opens the store), released at the end of `shutdown`.
+        self.lock = lock or StoreLock(cfg.storage.root)
+        self.stopped_cleanly = True
         self.started_monotonic = time.monotonic()
         self._stop = threading.Event()
-        self.fleet = CameraFleet(cfg.cameras, box.store, cfg.storage.segment_seconds, box.clock)
+        self.fleet = CameraFleet(cfg.cameras, box.store, cfg.storage.segment_seconds, box.clock,
+                                 cfg.storage.fragment_seconds)
         # The sweeper and space guard: pauses and resumes the workers on a full disk.
         self.retention = RetentionService(cfg, box.store, box.holds, box.register, box.alarms, self.fleet.workers,
                                           box.clock)
@@ -62,9 +69,12 @@ class Daemon:
                                     box.clock, self.fleet.workers, self.sampler, lambda: self._stop.is_set())
         self.export_producer = ExportProducer(cfg, box.store, box.exports, box.register, box.device_key)
         self.probes = Probes(box.store, self.fleet.enabled, self.fleet.workers)
+        # Clock steps (recorded with their size; workers re-anchor segment times) and time sync.
+        self.clock_watch = ClockWatch(box.clock, box.store.index, box.alarms, on_step=self.fleet.clock_stepped,
+                                      sync_probe=system_sync_probe if cfg.clock.sync_check else None)
         #: Background services, started after the workers and stopped before them.
         self.services: list[Service] = [self.retention, self.health, self.export_producer,
-                                        RefusalFlusher(box.refusals)]
+                                        RefusalFlusher(box.refusals), self.clock_watch]
         # Held evidence copied to S3 Object Lock storage; None when [offload] is off.
         self.offload = offload_service(cfg, box.store, box.clock, box.register, box.alarms, box.holds, box.exports,
                                        self.export_producer.final_dir)
@@ -74,7 +84,8 @@ class Daemon:
         if self.gb28181 is not None:
             self.services.append(self.gb28181)
         self.runtime = Runtime(box, self.fleet, self.health, self.retention, self.export_producer, self.probes,
-                               self.started_monotonic, lambda: self._stop.is_set(), self.offload)
+                               self.started_monotonic, lambda: self._stop.is_set(), self.offload,
+                               clock_watch=self.clock_watch)
         #: Services that need the runtime (the API): started last, stopped first.
         self.attached: list[Service] = [make(self.runtime) for make in attach]
         self.notifier = Notifier.from_env()
@@ -83,6 +94,8 @@ class Daemon:
     def start(self) -> None:
         # Before any camera or connection opens a descriptor: systemd's soft default is 1024.
         raise_open_file_limit()
+        # Raises StoreLocked (another recorder writes this store) before anything is touched.
+        self.lock.acquire()
         # Recovery logs each event itself; it must finish before any worker writes.
         recover(self.box.store, [c.id for c in self.cfg.cameras])
         self.fleet.start(self.retention.on_segment, self.sampler.offer if self.cfg.health.enabled else None)
@@ -90,7 +103,7 @@ class Daemon:
             svc.start()
         for svc in self.attached:
             svc.start()
-        trying = self.fleet.settle(SETTLE_SECONDS)
+        trying = self.fleet.settle(SETTLE_SECONDS, self._stop.is_set)
         if trying:
             log.info("still connecting after %g s: %s", SETTLE_SECONDS, ", ".join(trying))
         log.info("edge started: %d camera(s) recording to %s", len(self.fleet.workers), self.cfg.storage.root)
@@ -133,12 +146,14 @@ class Daemon:
         all_stopped = not late
         for svc in [*self.services, *self.attached]:
             all_stopped &= svc.join(max(0.0, deadline - time.monotonic()))
+        self.stopped_cleanly = all_stopped
         if all_stopped:
             self.box.close()
         else:
             # A thread still inside a query would fail on a closed connection; every commit is
             # already durable (WAL, synchronous=FULL), so the process may simply exit.
             log.warning("some threads did not stop in time; leaving the index to close with the process")
+        self.lock.release()
         log.info("edge stopped")
 
     def run_forever(self) -> int:
@@ -159,4 +174,9 @@ class Daemon:
             rc = 1
         finally:
             self.shutdown()
+        if not self.stopped_cleanly:
+            # Threads hung in a camera's socket would only slow the interpreter's exit down (the
+            # 5 s budget): every commit is durable, the partials are salvaged at the next start.
+            logging.shutdown()
+            os._exit(rc)
         return rc

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from edge.access.users import UserStore
     from edge.config import EdgeConfig
     from edge.monitor.alarms import AlarmCenter
+    from edge.monitor.clock_watch import ClockWatch
     from edge.monitor.image_health import HealthService
     from edge.offload import OffloadService
     from edge.recording.retention import RetentionService
@@ -50,6 +51,8 @@ class Runtime:
     stopping: Callable[[], bool]
     #: Evidence offload (edge/offload/); None when [offload] is off.
     offload: OffloadService | None = None
+    #: Clock steps and time sync (edge/monitor/clock_watch.py), read by the status document.
+    clock_watch: ClockWatch | None = None
 
     # The box's parts, by name (read-only views for the API and the status document).
     @property

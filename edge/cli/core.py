@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from capture.redact import redact_url
@@ -33,8 +34,15 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if cfg is None:
         return EXIT_CONFIG
     from edge.cli.wiring import build_daemon
+    from storage.lock import StoreLock, StoreLocked
 
-    return build_daemon(cfg).run_forever()
+    try:
+        # Before the index is opened at all: a second instance must not even create its tables.
+        lock = StoreLock(cfg.storage.root).acquire()
+    except StoreLocked as exc:
+        print(f"edge run: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return build_daemon(cfg, lock=lock).run_forever()
 
 
 def cmd_check(ns: argparse.Namespace) -> int:

@@ -63,10 +63,22 @@ def _from_api(cfg: EdgeConfig, token: str) -> dict[str, Any] | None:
 def _from_store(cfg: EdgeConfig) -> dict[str, Any]:
     from edge.app.box import Box
     from edge.monitor.status import build, from_store
+    from storage.clock import SystemClock
+    from storage.lock import holder
+    from storage.store import SegmentStore
 
-    with Box(cfg) as box:
-        retention = _retention_status(box.store, cfg, box.clock)
-        return build(from_store(cfg, box.store, box.clock, retention)).model_dump(mode="json")
+    if holder(cfg.storage.root) is None:
+        with Box(cfg) as box:
+            retention = _retention_status(box.store, cfg, box.clock)
+            return build(from_store(cfg, box.store, box.clock, retention)).model_dump(mode="json")
+    # Beside a running recorder: the index opened read-only (no lock, no migration, no write).
+    clock = SystemClock()
+    store = SegmentStore(cfg.storage.root, clock, read_only=True)
+    try:
+        retention = _retention_status(store, cfg, clock)
+        return build(from_store(cfg, store, clock, retention)).model_dump(mode="json")
+    finally:
+        store.close()
 
 
 def _retention_status(store: SegmentStore, cfg: EdgeConfig, clock: Clock) -> dict[str, Any] | None:
@@ -86,10 +98,16 @@ def _gb(n: int | None) -> str:
 def render(doc: dict[str, Any]) -> str:
     box, comp, st = doc["box"], doc["compliance"], doc["box"]["storage"]
     lines = [f"{box['name']} ({box['id']})  edge {box['version']}  {box['time']}"]
-    if box["source"] == "index":
+    if box.get("recorder_running") is False:
+        lines.append("  THE RECORDER IS NOT RUNNING: nothing is being recorded (start it: systemctl start edge)")
+    elif box["source"] == "index":
         lines.append("  (daemon not asked: states inferred from the index, alarms as last recorded)")
     elif box.get("uptime_seconds") is not None:
         lines.append(f"  up {box['uptime_seconds'] / 3600:.1f} h")
+    if box.get("warming_up"):
+        lines.append("  (the recorder is still loading its store totals: counts are partial)")
+    for step in (box.get("clock") or {}).get("steps", [])[:3]:
+        lines.append(f"  clock stepped {step['step_seconds']:+.3f} s at {step['time']}")
     used = st.get("volume_used_bytes")
     total = st.get("volume_total_bytes")
     pct = f" ({100 * used / total:.0f} %)" if used is not None and total else ""
@@ -109,7 +127,8 @@ def render(doc: dict[str, Any]) -> str:
         kbit = f"{c['bitrate'] / 1000:.0f}" if c["bitrate"] else "-"
         gaps = f"{c['gaps_24h']['count']} / {c['gaps_24h']['seconds']:.0f}s"
         alarms = ", ".join(a["code"] for a in c["alarms"]) or "-"
-        lines.append(f"{c['id']:<16} {c['state']:<13} {fps:>5} {kbit:>8} {c['last_segment_end'] or '-':<21} "
+        state = "not recording" if c["state"] == "unknown" else c["state"]
+        lines.append(f"{c['id']:<16} {state:<13} {fps:>5} {kbit:>8} {c['last_segment_end'] or '-':<21} "
                      f"{c['segments']:>8} {gaps:>12}  {alarms}")
     return "\n".join(lines)
 

@@ -10,14 +10,16 @@ from edge.app.box import Box
 from edge.app.daemon import Attachment, Daemon
 from edge.config import EdgeConfig
 from storage.clock import Clock
+from storage.lock import StoreLock
 
 
-def build_daemon(cfg: EdgeConfig, clock: Clock | None = None) -> Daemon:
-    """The daemon of `cfg`'s box, with its API when the config enables it."""
+def build_daemon(cfg: EdgeConfig, clock: Clock | None = None, lock: StoreLock | None = None) -> Daemon:
+    """The daemon of `cfg`'s box, with its API when the config enables it (`lock`: the store's
+    lock when the caller already took it)."""
     attach: list[Attachment] = []
     if cfg.api.enabled:
         attach.append(lambda runtime: ApiService(create_app(runtime), cfg.api))
-    return Daemon(Box(cfg, clock), attach)
+    return Daemon(Box(cfg, clock), attach, lock)
 
 
 def api_port(daemon: Daemon) -> int | None:

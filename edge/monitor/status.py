@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from edge.monitor.status_queries import (  # noqa: F401 - re-exported for metric
     live_totals,
     recorded_alarms,
     stored_totals,
+    totals_warming_up,
 )
 from edge.monitor.status_schema import (  # noqa: F401 - re-exported: the schema is part of this API
     AlarmOut,
@@ -71,6 +73,9 @@ RULES: dict[str, tuple[str, str]] = {
     "disk_error": ("Art. 20(3)", "original records preserved"),
     "recovery": ("Art. 20(3)", "original records preserved"),
     "offload_behind": ("Art. 19(8)", "held footage kept at least 2 years"),
+    "recorder_stopped": ("Art. 19(7)", "continuous operation"),
+    "clock_step": ("Art. 20(3)", "original records preserved (evidence times)"),
+    "clock_unsynced": ("Art. 20(3)", "original records preserved (evidence times)"),
 }
 #: How a camera alarm reads in a sentence ("camera gate-2 offline since 10:02 UTC").
 PHRASE = {
@@ -101,6 +106,12 @@ class Sources:
     totals: dict[str, CameraTotals] | None = None
     #: Evidence offload (edge/offload/): what is in the bucket, what waits; None when off.
     offload: dict[str, Any] | None = None
+    #: Whether a recorder holds the store (storage/lock.py), and its pid.
+    recorder_running: bool | None = None
+    recorder_pid: int | None = None
+    #: The daemon's totals are still loading (a big store just after start): figures are partial.
+    warming_up: bool = False
+    clock: dict[str, Any] | None = None
 
 
 def version() -> str:
@@ -177,31 +188,43 @@ def from_daemon(d: LiveBox) -> Sources:
         retention=call_dict(getattr(d, "retention", None), "status"),
         exports=export_counts(getattr(d, "exports", None)),
         health={c.id: health.report(c.id) for c in d.cfg.cameras} if health is not None else {},
-        totals=live_totals(d),
+        totals=live_totals(d), warming_up=totals_warming_up(d), recorder_running=True, recorder_pid=os.getpid(),
+        clock=call_dict(getattr(d, "clock_watch", None), "status"),
         offload=call_dict(d.offload, "status"),
     )
 
 
 def from_store(cfg: EdgeConfig, store: SegmentStore, clock: Clock,
                retention: dict[str, Any] | None = None) -> Sources:
-    """Without the daemon: a camera counts as recording when its newest segment ended within two
-    segment lengths (plus slack), offline otherwise."""
+    """Without asking the daemon. When no recorder holds the store's lock, nothing is being
+    recorded: every enabled camera is `unknown` ("not recording") and the compliance summary says
+    the recorder is not running. When one does, a camera counts as recording when its newest
+    segment ended within two segment lengths (plus slack), offline otherwise."""
     from edge.monitor.alarms import AlarmCenter
+    from edge.monitor.clock_watch import clock_summary
+    from storage.lock import holder
 
     AlarmCenter(store.index, clock)  # makes sure the alarm table exists in an older store
+    pid = holder(store.layout.root)
     now = clock.now_us()
     fresh_us = int((2 * cfg.storage.segment_seconds + 15) * 1_000_000)
     states: dict[str, tuple[State, str | None]] = {}
     for cam in cfg.cameras:
-        last = store.index.last_segment(cam.id)
         if not cam.enabled:
             states[cam.id] = ("disabled", None)
-        elif last is not None and now - last.end_us <= fresh_us:
+            continue
+        if pid is None:
+            states[cam.id] = ("unknown", "not recording")
+            continue
+        last = store.index.last_segment(cam.id)
+        if last is not None and now - last.end_us <= fresh_us:
             states[cam.id] = ("recording", None)
         else:
             states[cam.id] = ("offline", None)
     return Sources(cfg=cfg, index=store.index, layout=store.layout, now_us=now, source="index",
-                   states=states, alarms=recorded_alarms(store.index), retention=retention)
+                   states=states, alarms=recorded_alarms(store.index), retention=retention,
+                   recorder_running=pid is not None, recorder_pid=pid if pid and pid > 0 else None,
+                   clock=clock_summary(store.index, now))
 
 
 # -- the builder ----------------------------------------------------------------------------------
@@ -253,6 +276,9 @@ def compliance(src: Sources, cameras: list[CameraOut]) -> ComplianceOut:
             risks.append(_risk(a.code, a.severity, a.camera, _since_of(a), PHRASE.get(a.code, a.message)))
         else:
             risks.append(_risk(a.code, a.severity, None, a.since_us, a.message))
+    if src.recorder_running is False:
+        risks.insert(0, _risk("recorder_stopped", "critical", None, None,
+                              "the recorder is not running: no camera is being recorded"))
     alarm_keys = {(a.code, a.camera) for a in src.alarms}
     for cam in cameras:
         if cam.state == "paused" and ("paused", cam.id) not in alarm_keys:
@@ -318,6 +344,8 @@ def build(src: Sources) -> StatusDoc:
     box = BoxOut(
         id=src.cfg.box.id, name=src.cfg.box.name, site=src.cfg.box.site, version=version(), time=iso(now) or "",
         uptime_seconds=round(src.uptime, 1) if src.uptime is not None else None, source=src.source,
+        recorder_running=src.recorder_running, recorder_pid=src.recorder_pid, warming_up=src.warming_up,
+        clock=src.clock,
         storage=StorageOut(root=str(src.layout.root), volume_total_bytes=total, volume_used_bytes=used,
                            volume_free_bytes=free, store_bytes=store_bytes, store_segments=store_segments,
                            forecast_days=float(forecast) if isinstance(forecast, int | float) else None),

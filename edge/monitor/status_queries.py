@@ -21,18 +21,29 @@ log = logging.getLogger(__name__)
 
 def live_totals(d: Any) -> dict[str, CameraTotals] | None:
     """The daemon's in-memory per-camera totals of stored segments (kept by the retention service),
-    or None when it has none (the caller then aggregates the index). The first call before the
-    retention service loaded them runs the load itself, once."""
+    or None when it has none (the caller then aggregates the index). Never waits for their load
+    (seconds on a 30-day store, run by the retention service): until then, what is known so far
+    (`totals_warming_up` says so)."""
     totals = getattr(getattr(d, "retention", None), "totals", None)
-    snapshot = getattr(totals, "snapshot", None)
-    if not callable(snapshot):
-        return None
+    peek = getattr(totals, "peek", None)
     try:
-        out = snapshot()
+        if callable(peek):
+            out = peek()[0]
+        else:
+            snapshot = getattr(totals, "snapshot", None)
+            if not callable(snapshot):
+                return None
+            out = snapshot()
     except Exception:
         log.exception("status: store totals unavailable; aggregating the index")
         return None
     return out if isinstance(out, dict) else None
+
+
+def totals_warming_up(d: Any) -> bool:
+    """True while the daemon's store totals are still loading (its status figures are partial)."""
+    totals = getattr(getattr(d, "retention", None), "totals", None)
+    return getattr(totals, "loaded", True) is False
 
 
 def camera_totals(index: Index, totals: dict[str, CameraTotals] | None,

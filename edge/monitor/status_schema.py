@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-State = Literal["recording", "reconnecting", "offline", "paused", "disabled"]
+#: "unknown": no recorder is running, so nobody knows what the camera does (it is not being recorded).
+State = Literal["recording", "reconnecting", "offline", "paused", "disabled", "unknown"]
 
 
 class AlarmOut(BaseModel):
@@ -42,6 +43,10 @@ class BoxOut(BaseModel):
     uptime_seconds: float | None
     source: Literal["daemon", "index"]
     storage: StorageOut
+    recorder_running: bool | None = Field(default=None, description="a recorder holds the store's lock")
+    recorder_pid: int | None = None
+    warming_up: bool = Field(default=False, description="store totals still loading: counts are partial")
+    clock: dict[str, Any] | None = Field(default=None, description="time sync state and recent clock steps")
 
 
 class CameraOut(BaseModel):

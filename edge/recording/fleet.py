@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 class CameraFleet:
     def __init__(self, cameras: Sequence[CameraConfig], store: SegmentStore, segment_seconds: float,
-                 clock: Clock) -> None:
+                 clock: Clock, fragment_seconds: float | None = None) -> None:
         self.cameras = list(cameras)
+        self.fragment_seconds = fragment_seconds
         self.store = store
         self.segment_seconds = segment_seconds
         self.clock = clock
@@ -44,20 +45,27 @@ class CameraFleet:
                 log.info("camera %s: disabled in the configuration", cam.id)
                 continue
             worker = CaptureWorker(cam, self.store, self.segment_seconds, self.clock,
-                                   on_segment=on_segment, on_keyframe=on_keyframe)
+                                   on_segment=on_segment, on_keyframe=on_keyframe,
+                                   fragment_seconds=self.fragment_seconds)
             self._workers[cam.id] = worker
             worker.start()
 
-    def settle(self, timeout: float) -> list[str]:
-        """Wait (at most `timeout` s) until every worker's first connection has either recorded or
-        failed, so that READY and the first status say something true; the cameras still trying."""
+    def settle(self, timeout: float, cancelled: Callable[[], bool] = lambda: False) -> list[str]:
+        """Wait (at most `timeout` s, or until `cancelled()`: a SIGTERM must not wait for it) until
+        every worker's first connection has either recorded or failed, so that READY and the first
+        status say something true; the cameras still trying."""
         deadline = time.monotonic() + timeout
         while True:
             trying = [c for c, w in self._workers.items()
                       if w.alive and w.status.state in (CameraState.STARTING, CameraState.CONNECTING)]
-            if not trying or time.monotonic() >= deadline:
+            if not trying or time.monotonic() >= deadline or cancelled():
                 return trying
             time.sleep(0.05)
+
+    def clock_stepped(self, step_us: int) -> None:
+        """The wall clock stepped: every worker re-anchors its segment times at its next keyframe."""
+        for w in list(self._workers.values()):
+            w.clock_stepped(step_us)
 
     def stop(self) -> None:
         for w in self._workers.values():

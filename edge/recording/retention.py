@@ -137,6 +137,8 @@ class RetentionService(PeriodicService):
         self._load()
         due = time.monotonic() >= self._next_due
         vol = volume_of(self.store.layout.root)
+        if self.last_forecast is None:
+            self._forecast(vol)  # first, so the status stops warming up before a long first sweep
         p = self._pressure(vol)
         if due or (p.need > 0 and time.monotonic() >= self._fruitless_until):
             res = self._sweep(p)
@@ -231,6 +233,11 @@ class RetentionService(PeriodicService):
 
     # -- status -----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        running = self._thread is not None and self._thread.is_alive()
+        if not self.totals.loaded or (running and self.last_forecast is None):
+            # The service thread is still loading the totals or measuring the rates (seconds on a
+            # 30-day store): answer at once with what is known, flagged, rather than wait for it.
+            return self._warming_status()
         self._load()
         vol = volume_of(self.store.layout.root)
         fc = self.last_forecast
@@ -242,6 +249,22 @@ class RetentionService(PeriodicService):
         return build_status(self.cfg, self.totals, vol, self.store_bytes(), fc, paused,
                             len(self.holds.in_force()), self.engine.deleted_total, self.engine.breaches_total,
                             self.last_sweep_us, self.clock.now_us())
+
+
+    def _warming_status(self) -> dict[str, Any]:
+        vol = volume_of(self.store.layout.root)
+        paused = sorted(cid for cid, w in self.workers.items() if w.paused_reason is not None)
+        r = self.cfg.retention
+        return {
+            "time": iso(self.clock.now_us()), "warming_up": True, "cameras": {},
+            "box": {
+                "volume": {"total_bytes": vol.total, "used_bytes": vol.used, "free_bytes": vol.free},
+                "store_bytes": None, "quota_bytes": r.max_bytes, "reserve_bytes": self.cfg.storage.reserve_bytes,
+                "min_days": r.min_days, "max_days": r.max_days, "hold_days": r.hold_days, "on_full": r.on_full,
+                "forecast_days": None, "forecast_ok": None, "floor_at_risk": None, "floor_respected": None,
+                "paused_cameras": paused, "last_sweep": iso(self.last_sweep_us),
+            },
+        }
 
 
 def build_status(cfg: EdgeConfig, totals: StoreTotals, vol: Volume, store_bytes: int, fc: Forecast,
@@ -260,6 +283,7 @@ def build_status(cfg: EdgeConfig, totals: StoreTotals, vol: Volume, store_bytes:
     days = None if fc.forecast_days == float("inf") else round(fc.forecast_days, 2)
     return {
         "time": iso(now_us),
+        "warming_up": False,
         "cameras": cams,
         "box": {
             "volume": {"total_bytes": vol.total, "used_bytes": vol.used, "free_bytes": vol.free},
