@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +32,19 @@ class BoxConfig(Strict):
     name: str = "edge recorder"
     site: str = ""
     operator: str = Field(default="", description="Unit that operates the system (filing pack).")
+    #: Language of the pages and the filing pack when the browser states no supported preference.
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    #: Every time shown, and every time typed into a form, is in this zone (IANA name, zoneinfo).
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{v}' (an IANA name such as Asia/Shanghai)") from None
+        return v
 
 
 class StorageConfig(Strict):
@@ -191,6 +205,8 @@ class AccessConfig(Strict):
     refusal_window_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
     #: Pending requests (exports, hold releases) one user may have open at once.
     max_pending_per_user: int = Field(default=10, ge=1, le=1000)
+    #: An approved review grant (playback on the box, never a download) lasts this many hours.
+    review_hours: float = Field(default=4.0, gt=0.0, le=24.0 * 7)
 
 
 class OffloadConfig(Strict):

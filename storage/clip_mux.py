@@ -113,10 +113,11 @@ def source_rows(index: Index, segments: list[Segment]) -> list[dict[str, Any]]:
 class _ClipWriter:
     """Muxes packets of successive segments into one MP4 with a continuous, monotonic timeline."""
 
-    def __init__(self, out: Path, first_segment_start_us: int) -> None:
-        # No +faststart: it rewrites the whole file once more to move the index to the front, which
-        # only matters for progressive web playback, not for a copy handed over on a disk.
-        self.container: av.container.OutputContainer = av.open(str(out), "w", format="mp4")
+    def __init__(self, out: Path, first_segment_start_us: int, faststart: bool = False) -> None:
+        # +faststart rewrites the whole file once more to move the index to the front: only for
+        # playback in the page (a browser plays from the first bytes), not for a copy on a disk.
+        options = {"movflags": "+faststart"} if faststart else {}
+        self.container: av.container.OutputContainer = av.open(str(out), "w", format="mp4", options=options)
         self.stream: av.stream.Stream | None = None
         self.audio: av.stream.Stream | None = None
         self.last_audio_dts: int | None = None
@@ -192,13 +193,13 @@ class _ClipWriter:
 
 def write_clip(index: Index, root: Path, camera: str, segments: list[Segment], start_us: int, end_us: int,
                out: Path, on_segment: Callable[[], None] = lambda: None,
-               should_stop: Callable[[], bool] = lambda: False) -> ClipResult:
+               should_stop: Callable[[], bool] = lambda: False, faststart: bool = False) -> ClipResult:
     """Write `out` (a camera's clip over [start, end)) from `segments` (stored, in time order)."""
     result = ClipResult(camera, segments=source_rows(index, segments),
                         gaps=find_gaps(index, camera, segments, start_us, end_us))
     if not segments:
         return result
-    writer = _ClipWriter(out, segments[0].start_us)
+    writer = _ClipWriter(out, segments[0].start_us, faststart)
     pending: list[tuple[Segment, av.Packet, Fraction]] = []
     # Audio read while waiting for the start: kept from the pending keyframe on, written after it.
     pending_audio: list[tuple[Segment, av.Packet, Fraction]] = []

@@ -279,6 +279,14 @@ def _chain_v2(conn: sqlite3.Connection) -> None:
     migrate_chain_v2(conn)
 
 
+V7_REVIEW_GRANTS = (
+    "-- review grants (edge/access/review.py): two-person playback on the box, never a download\n"
+    + request_table_ddl("review_grants", """spec TEXT NOT NULL,   -- JSON: cameras, range, purpose, case, approval
+    granted_until_us INTEGER,        -- set at approval: now + [access] review_hours
+    revoked_by TEXT,
+    revoked_us INTEGER""")
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
     Migration(2, "evidence offload queue", V2_OFFLOAD),
@@ -287,6 +295,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Issue 13: every field of a segment row and each gap in the camera's chain; v1 links stay.
     Migration(5, "chain v2 (gap links, chain_v2_start)", _chain_v2),
     Migration(6, "signed checkpoints", V6_CHECKPOINTS),
+    Migration(7, "review grants", V7_REVIEW_GRANTS),
 )
 
 LATEST = MIGRATIONS[-1].version

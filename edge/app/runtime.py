@@ -15,13 +15,16 @@ from edge.app.probes import Probes
 from edge.recording.fleet import CameraFleet
 
 if TYPE_CHECKING:
+    from capture.sampler import KeyframeSampler
     from capture.worker import CaptureWorker
     from edge.access.exports import ExportManager
     from edge.access.hold_release import HoldReleases
     from edge.access.hold_requests import HoldRequests
     from edge.access.holds import HoldPlacement
+    from edge.access.playback import Playback
     from edge.access.producer import ExportProducer
     from edge.access.refusals import AnonymousRefusals
+    from edge.access.review import ReviewGrants
     from edge.access.users import UserStore
     from edge.config import EdgeConfig
     from edge.monitor.alarms import AlarmCenter
@@ -102,6 +105,19 @@ class Runtime:
     @property
     def refusals(self) -> AnonymousRefusals:
         return self.box.refusals
+
+    @property
+    def reviews(self) -> ReviewGrants:
+        return self.box.reviews
+
+    @property
+    def playback(self) -> Playback:
+        return self.box.playback
+
+    @property
+    def sampler(self) -> KeyframeSampler:
+        """The capture threads' keyframe hook: the live view reads the newest keyframes from it."""
+        return self.health.sampler
 
     @property
     def device_key(self) -> DeviceKey:
