@@ -17,8 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from conftest import ARTIFACTS
-from helpers import DaemonProcess, base_sections, camera, new_daemon, wait_for
+from helpers import ARTIFACTS, DaemonProcess, base_sections, camera, new_daemon, wait_for
 from playwright.sync_api import Browser
 from test_browser import PASSWORD, Session, _users, browser  # noqa: F401 - the fixture
 

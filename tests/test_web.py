@@ -19,8 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CLIP
-from helpers import wait_for
+from helpers import CLIP, wait_for
 from web_fixtures import WebClient
 
 from capture.sim.simulator import Simulator, make_clip
