@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.test
 PYTEST_WORKERS ?= 4
 SOURCES := edge capture storage api tests bench
 
-.PHONY: demo test lint wheel-check bench clean
+.PHONY: demo test test-slow lint wheel-check bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ wheel-check: $(TEST_STAMP)
 
 test: lint wheel-check
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+# The long runs kept out of `make test` (the 50-kill crash suite, ...).
+test-slow: $(TEST_STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -m slow
 
 bench: $(TEST_STAMP)
 	@bash scripts/sysdeps.sh bench

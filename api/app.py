@@ -42,9 +42,9 @@ def create_app(daemon: Runtime) -> FastAPI:
     for module in (health, metrics):
         app.include_router(module.router)
 
-    from api.routes import audit, exports, hold_requests, holds
+    from api.routes import audit, checkpoints, exports, hold_requests, holds, reviews
 
-    for module in (exports, holds, hold_requests, audit):
+    for module in (exports, holds, hold_requests, reviews, audit, checkpoints):
         app.include_router(module.router)
 
     from fastapi import Request

@@ -8,14 +8,17 @@ own validation errors do.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 
-from api.schemas import AuditPage, ExportOut, HoldOut, PersonOut, RegisterEntryOut, ReleaseOut
+from api.schemas import AuditPage, ExportOut, HoldOut, PersonOut, RegisterEntryOut, ReleaseOut, ReviewOut
 from edge.access.exports import Export, State
 from edge.access.hold_release import Release
+from edge.access.playback import Clip
+from edge.access.review import Grant
 from edge.access.workflow import InvalidRequest, Person, WorkflowError
+from edge.i18n import Localizer
 from storage.clock import iso_precise
 from storage.holds import Hold
 from storage.register import ACTIONS, AccessRegister, Entry, Query
@@ -90,3 +93,41 @@ def hold_out(d: Runtime, h: Hold) -> HoldOut:
                    created=iso_precise(h.created_us), expires=iso_precise(h.expires_us),
                    released=_time(h.released_us), released_by=h.released_by, source=h.source,
                    active=h.in_force(d.clock.now_us()), release_request=release_out(rel) if rel is not None else None)
+
+
+def grant_out(g: Grant, now_us: int, viewer: str) -> dict[str, Any]:
+    """A review grant as the review pages show it (status computed at `now_us`)."""
+    return {"id": g.id, "status": g.status(now_us), "cameras": list(g.spec.cameras), "start_us": g.spec.start_us,
+            "end_us": g.spec.end_us, "purpose": g.spec.purpose, "case_number": g.spec.case_number,
+            "approval_document": g.spec.approval_document, "requested_by": g.requester, "requested_us": g.requested_us,
+            "decided_by": g.decider, "decided_us": g.decided_us, "decision_reason": g.decision_reason,
+            "granted_until_us": g.granted_until_us, "revoked_by": g.revoked_by, "revoked_us": g.revoked_us,
+            "mine": viewer in g.persons()}
+
+
+def playback_timeline(clip: Clip, since_us: int, until_us: int, loc: Localizer) -> dict[str, Any]:
+    """A review range's bar: recorded spans and gaps (with reasons) in percent, and tick labels."""
+    total = max(1, until_us - since_us)
+
+    def bar(a: int, b: int) -> tuple[float, float]:
+        a, b = max(a, since_us), min(b, until_us)
+        return round(100.0 * (a - since_us) / total, 3), round(max(0.3, 100.0 * (b - a) / total), 3)
+
+    spans = [{"x": x, "w": w, "start_us": a, "end_us": b} for a, b in clip.spans for x, w in [bar(a, b)]]
+    gaps = [{"x": x, "w": w, "start_us": g["start_us"], "end_us": g["end_us"], "reasons": ", ".join(g["reasons"])}
+            for g in clip.gaps for x, w in [bar(g["start_us"], g["end_us"])]]
+    ticks = [(round(100.0 * i / 4, 3), f"{loc.local(since_us + total * i // 4):%H:%M:%S}") for i in range(5)]
+    return {"spans": spans, "gaps": gaps, "ticks": ticks, "since_us": since_us, "until_us": until_us}
+
+
+def review_out(g: Grant, now_us: int) -> ReviewOut:
+    requester = person_out(g.requester)
+    assert requester is not None
+    status = g.status(now_us)
+    return ReviewOut(
+        id=g.id, status=status, cameras=list(g.spec.cameras), start=iso_precise(g.spec.start_us),  # type: ignore[arg-type]
+        end=iso_precise(g.spec.end_us), purpose=g.spec.purpose, case_number=g.spec.case_number,
+        approval_document=g.spec.approval_document, requested_by=requester, requested=iso_precise(g.requested_us),
+        decided_by=person_out(g.decider), decided=_time(g.decided_us), decision_reason=g.decision_reason,
+        granted_until=_time(g.granted_until_us), revoked_by=g.revoked_by, revoked=_time(g.revoked_us),
+        play=f"/review/{g.id}" if status == "active" else None)

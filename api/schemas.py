@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from edge.access.exports import ExportSpec
+from edge.access.review import ReviewSpec
 from edge.config import CAMERA_ID
 from storage.clock import datetime_to_us
 
@@ -212,3 +213,52 @@ class AuditPage(BaseModel):
 
 
 HoldOut.model_rebuild()
+
+
+class ReviewRequestIn(In):
+    """A request to review footage on the box (playback only, never a download)."""
+
+    cameras: list[CameraId] = Field(min_length=1, max_length=64, description="Camera ids (configured cameras).")
+    start: AwareDatetime = Field(description="Range start (RFC 3339 with a zone).")
+    end: AwareDatetime = Field(description="Range end (exclusive); after start, within the configured maximum.")
+    purpose: Text500 = Field(description="For what use the footage is looked at.")
+    case_number: Text100
+    approval_document: ApprovalDocument
+
+    def to_spec(self) -> ReviewSpec:
+        return ReviewSpec(tuple(self.cameras), datetime_to_us(self.start), datetime_to_us(self.end), self.purpose,
+                          self.case_number, self.approval_document.model_dump(mode="json"))
+
+    @model_validator(mode="after")
+    def _range(self) -> ReviewRequestIn:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        if len(set(self.cameras)) != len(self.cameras):
+            raise ValueError("cameras must not repeat")
+        return self
+
+
+class ReviewOut(BaseModel):
+    """A review grant: a request until approved, then a time-limited right to play the range on the box."""
+
+    id: int
+    status: Literal["pending", "denied", "expired", "active", "revoked", "ended"]
+    cameras: list[str]
+    start: str
+    end: str
+    purpose: str
+    case_number: str
+    approval_document: dict[str, Any]
+    requested_by: PersonOut
+    requested: str
+    decided_by: PersonOut | None
+    decided: str | None
+    decision_reason: str
+    granted_until: str | None
+    revoked_by: str | None
+    revoked: str | None
+    play: str | None = Field(description="The page that plays the range (only for the grant's two persons).")
+
+
+class RevokeIn(In):
+    reason: Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)] = ""

@@ -52,23 +52,41 @@ class KeyframeSampler:
         self._last: dict[str, float] = {}
         self.offered = 0
         self.taken = 0
+        #: The live view's slot: every keyframe of a watched camera (one copy per GOP, only while
+        #: someone watches), kept apart from the health samples so neither takes the other's.
+        self._live: dict[str, Sample] = {}
+        self._watched_until: dict[str, float] = {}
 
     def offer(self, camera: str, packet: av.Packet, stream: av.stream.Stream) -> None:
         """On the capture thread: must stay cheap (a dict lookup, and a copy when a sample is due)."""
         now = time.monotonic()
-        if camera in self._pending and now - self._last.get(camera, -1e9) < self.period:
+        watched = self._watched_until.get(camera, 0.0) > now
+        if not watched and camera in self._pending and now - self._last.get(camera, -1e9) < self.period:
             return
+        sample = self._copy(camera, packet, stream, now)
+        with self._lock:
+            if watched:
+                self._live[camera] = sample
+            if camera not in self._pending or now - self._last.get(camera, -1e9) >= self.period:
+                self._pending[camera] = sample
+                self._last[camera] = now
+                self.offered += 1
+
+    def _copy(self, camera: str, packet: av.Packet, stream: av.stream.Stream, now: float) -> Sample:
         ctx = stream.codec_context
         extradata = ctx.extradata
         width, height = getattr(ctx, "width", 0) or 0, getattr(ctx, "height", 0) or 0
         # canonical_name: the codec's name ("h264") also when the stream's context is an encoder's
         # (the native ingest path's output stream), so the health thread finds a decoder.
-        sample = Sample(camera, bytes(packet), ctx.codec.canonical_name, bytes(extradata) if extradata else None,
-                        int(width), int(height), packet.pts, now, self._wall_us())
+        return Sample(camera, bytes(packet), ctx.codec.canonical_name, bytes(extradata) if extradata else None,
+                      int(width), int(height), packet.pts, now, self._wall_us())
+
+    def watch(self, camera: str, seconds: float) -> Sample | None:
+        """Keep the newest keyframe of `camera` for the live view for `seconds` more, and return
+        the newest one so far (None until the next keyframe after the first watch)."""
         with self._lock:
-            self._pending[camera] = sample
-            self._last[camera] = now
-            self.offered += 1
+            self._watched_until[camera] = time.monotonic() + seconds
+            return self._live.get(camera)
 
     def take(self, camera: str) -> Sample | None:
         """The newest keyframe not yet taken (each sample is judged once, or `frozen` would see

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +32,19 @@ class BoxConfig(Strict):
     name: str = "edge recorder"
     site: str = ""
     operator: str = Field(default="", description="Unit that operates the system (filing pack).")
+    #: Language of the pages and the filing pack when the browser states no supported preference.
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    #: Every time shown, and every time typed into a form, is in this zone (IANA name, zoneinfo).
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{v}' (an IANA name such as Asia/Shanghai)") from None
+        return v
 
 
 class StorageConfig(Strict):
@@ -191,6 +205,8 @@ class AccessConfig(Strict):
     refusal_window_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
     #: Pending requests (exports, hold releases) one user may have open at once.
     max_pending_per_user: int = Field(default=10, ge=1, le=1000)
+    #: An approved review grant (playback on the box, never a download) lasts this many hours.
+    review_hours: float = Field(default=4.0, gt=0.0, le=24.0 * 7)
 
 
 class OffloadConfig(Strict):
@@ -224,6 +240,28 @@ class OffloadConfig(Strict):
         if bool(self.access_key_id) != bool(self.secret_access_key_file):
             raise ValueError("access_key_id and secret_access_key_file go together (or neither: boto3's chain)")
         return self
+
+
+class IntegrityConfig(Strict):
+    """Signed checkpoints of every chain head, and RFC 3161 timestamps over them (issue 13)."""
+
+    checkpoint_seconds: float = Field(default=300.0, ge=5.0, le=3600.0)
+    #: RFC 3161 Time-Stamping Authority (HTTP POST of application/timestamp-query); none: no tokens.
+    tsa_url: str | None = None
+    #: PEM: the TSA's root CA first, then any intermediates; replies are checked against it.
+    tsa_ca_file: Path | None = None
+    #: PEM: the TSA's own certificate, pinned (optional).
+    tsa_cert_file: Path | None = None
+    tsa_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
+    #: Longest wait between retries after a TSA failure (the wait doubles from 5 s up to this).
+    tsa_retry_max_seconds: float = Field(default=600.0, ge=5.0, le=86400.0)
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _tsa_url(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
 
 
 class CameraConfig(Strict):
@@ -303,6 +341,7 @@ class EdgeConfig(Strict):
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
     access: AccessConfig = AccessConfig()
+    integrity: IntegrityConfig = IntegrityConfig()
     offload: OffloadConfig = OffloadConfig()
     gb28181: Gb28181Config = Gb28181Config()
     cameras: Annotated[list[CameraConfig], Field(default_factory=list)]

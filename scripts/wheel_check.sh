@@ -30,7 +30,8 @@ wheel=$(ls "$work"/dist/edge-*.whl)
 import sys, zipfile
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
 need = ["edge/cli/main.py", "edge/cli/core.py", "edge/app/box.py", "storage/schema.py", "capture/sim/server.py",
-        "api/web/templates/base.html", "api/web/static/edge.css", "edge/reports/templates/filing_body.html"]
+        "api/web/templates/base.html", "api/web/static/edge.css", "edge/reports/templates/filing_body.html",
+        "edge/i18n/locale/zh_CN/LC_MESSAGES/edge.mo"]
 missing = [n for n in need if n not in names]
 if missing:
     sys.exit(f"missing from the wheel: {missing}")

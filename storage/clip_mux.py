@@ -6,6 +6,10 @@ the requested end. Each segment starts at pts 0 on a keyframe, so its packets ar
 segment's wall-clock start minus the clip's origin; a hole between segments stays a hole in the
 clip's timeline (the player holds the last frame) and is listed in the manifest with its reason.
 
+Recorded audio (AAC) goes along on the same timeline, from the clip's first video packet to the
+requested end. The clip's header carries its wall-clock start (`creation_time`) and a timecode
+track with the UTC time of day of its first frame.
+
 Every source file is re-hashed against the index before it is read: a bundle never vouches for
 footage that changed since it was recorded.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,7 +28,7 @@ import av
 import av.container
 import av.stream
 
-from storage.chain import GENESIS
+from storage.chain_store import link_at, v2_starts
 from storage.index import Index, Segment
 from storage.salvage import sha256_file
 
@@ -54,6 +59,8 @@ class ClipResult:
     codec: str = ""
     width: int = 0
     height: int = 0
+    audio_codec: str | None = None
+    audio_packets: int = 0
     segments: list[dict[str, Any]] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
 
@@ -62,7 +69,8 @@ class ClipResult:
             "camera": self.camera, "file": self.file, "sha256": self.sha256, "bytes": self.bytes,
             "packets": self.packets, "actual_start_us": self.actual_start_us, "actual_end_us": self.actual_end_us,
             "starts_on_keyframe": self.starts_on_keyframe, "codec": self.codec, "width": self.width,
-            "height": self.height, "source_segments": self.segments, "gaps": self.gaps,
+            "height": self.height, "audio_codec": self.audio_codec, "audio_packets": self.audio_packets,
+            "source_segments": self.segments, "gaps": self.gaps,
         }
 
 
@@ -87,29 +95,33 @@ def find_gaps(index: Index, camera: str, segments: list[Segment], start_us: int,
 
 
 def source_rows(index: Index, segments: list[Segment]) -> list[dict[str, Any]]:
-    """The manifest's view of each source segment: hash and chain position (with the previous link,
-    so the run of links can be recomputed from the bundle alone)."""
+    """The manifest's view of each source segment: every field its chain link covers, and the
+    previous link (a segment's or a gap's), so each link can be recomputed from the bundle alone."""
+    conn = index.reader()
+    starts = v2_starts(conn)
     rows = []
     for seg in segments:
-        prev = GENESIS
-        if seg.seq > 0:
-            r = index.reader().execute("SELECT chain FROM segments WHERE camera=? AND seq=?",
-                                       (seg.camera, seg.seq - 1)).fetchone()
-            prev = str(r[0]) if r else ""
+        prev = link_at(conn, seg.camera, seg.seq - 1) or ""
         rows.append({"id": seg.id, "seq": seg.seq, "start_us": seg.start_us, "end_us": seg.end_us,
                      "bytes": seg.bytes, "sha256": seg.sha256, "chain": seg.chain, "prev_chain": prev,
-                     "origin": seg.origin})
+                     "origin": seg.origin, "path": seg.path, "packets": seg.packets, "codec": seg.codec,
+                     "width": seg.width, "height": seg.height, "created_us": seg.created_us,
+                     "chain_version": 1 if seg.seq < starts.get(seg.camera, 0) else 2})
     return rows
 
 
 class _ClipWriter:
     """Muxes packets of successive segments into one MP4 with a continuous, monotonic timeline."""
 
-    def __init__(self, out: Path, first_segment_start_us: int) -> None:
-        # No +faststart: it rewrites the whole file once more to move the index to the front, which
-        # only matters for progressive web playback, not for a copy handed over on a disk.
-        self.container: av.container.OutputContainer = av.open(str(out), "w", format="mp4")
+    def __init__(self, out: Path, first_segment_start_us: int, faststart: bool = False) -> None:
+        # +faststart rewrites the whole file once more to move the index to the front: only for
+        # playback in the page (a browser plays from the first bytes), not for a copy on a disk.
+        options = {"movflags": "+faststart"} if faststart else {}
+        self.container: av.container.OutputContainer = av.open(str(out), "w", format="mp4", options=options)
         self.stream: av.stream.Stream | None = None
+        self.audio: av.stream.Stream | None = None
+        self.last_audio_dts: int | None = None
+        self.audio_packets = 0
         self.base_us = first_segment_start_us
         self.origin: Fraction | None = None  # clip time 0, in seconds since base_us
         self.last_dts: Fraction | None = None
@@ -118,9 +130,13 @@ class _ClipWriter:
         self.end_wall_us: int | None = None
         self.first_key = False
 
-    def write(self, seg: Segment, pkt: av.Packet, tb: Fraction, template: av.stream.Stream) -> None:
+    def write(self, seg: Segment, pkt: av.Packet, tb: Fraction, template: av.stream.Stream,
+              audio_template: av.stream.Stream | None = None) -> None:
         if self.stream is None:
+            # Every stream before the first packet: the muxer writes the header then.
             self.stream = self.container.add_stream_from_template(template)
+            if audio_template is not None:
+                self.audio = self.container.add_stream_from_template(audio_template)
         assert pkt.dts is not None and pkt.pts is not None
         seg_off = Fraction(seg.start_us - self.base_us, 1_000_000)
         dts_s = seg_off + pkt.dts * tb
@@ -129,6 +145,15 @@ class _ClipWriter:
             self.origin = dts_s
             self.first_key = bool(pkt.is_keyframe)
             self.first_wall_us = seg.start_us + int(pkt.pts * tb * 1_000_000)
+            # The clip's wall-clock start in the mp4 header (mvhd creation_time; the muxer writes
+            # the header at the first packet, so this is still in time).
+            start = datetime.fromtimestamp(self.first_wall_us / 1_000_000, UTC)
+            self.container.metadata["creation_time"] = start.isoformat(timespec="microseconds").replace("+00:00", "Z")
+            # And as a SMPTE timecode track (UTC time of day of the first frame), which players and
+            # editing tools show frame by frame.
+            rate = template.average_rate or template.guessed_rate
+            frame = int(start.microsecond / 1_000_000 * float(rate)) if rate else 0
+            self.stream.metadata["timecode"] = f"{start:%H:%M:%S}:{frame:02d}"
         dts = round((dts_s - self.origin) / tb)
         pts = round((pts_s - self.origin) / tb)
         if self.last_dts is not None and dts * tb <= self.last_dts:
@@ -143,20 +168,41 @@ class _ClipWriter:
         self.container.mux(pkt)
         self.packets += 1
 
+    def write_audio(self, seg: Segment, pkt: av.Packet, tb: Fraction) -> None:
+        """Recorded audio on the clip's timeline (from its first video packet on; a packet that
+        would overlap the previous one where two segments meet is dropped, not shifted)."""
+        if self.audio is None or self.origin is None or pkt.dts is None or pkt.pts is None:
+            return
+        seg_off = Fraction(seg.start_us - self.base_us, 1_000_000)
+        dts_s = seg_off + pkt.dts * tb
+        if dts_s < self.origin:
+            return
+        dts = round((dts_s - self.origin) / tb)
+        if self.last_audio_dts is not None and dts <= self.last_audio_dts:
+            return
+        pkt.pts = dts + (pkt.pts - pkt.dts)
+        pkt.dts = dts
+        self.last_audio_dts = dts
+        pkt.stream = self.audio
+        self.container.mux(pkt)
+        self.audio_packets += 1
+
     def close(self) -> None:
         self.container.close()
 
 
 def write_clip(index: Index, root: Path, camera: str, segments: list[Segment], start_us: int, end_us: int,
                out: Path, on_segment: Callable[[], None] = lambda: None,
-               should_stop: Callable[[], bool] = lambda: False) -> ClipResult:
+               should_stop: Callable[[], bool] = lambda: False, faststart: bool = False) -> ClipResult:
     """Write `out` (a camera's clip over [start, end)) from `segments` (stored, in time order)."""
     result = ClipResult(camera, segments=source_rows(index, segments),
                         gaps=find_gaps(index, camera, segments, start_us, end_us))
     if not segments:
         return result
-    writer = _ClipWriter(out, segments[0].start_us)
+    writer = _ClipWriter(out, segments[0].start_us, faststart)
     pending: list[tuple[Segment, av.Packet, Fraction]] = []
+    # Audio read while waiting for the start: kept from the pending keyframe on, written after it.
+    pending_audio: list[tuple[Segment, av.Packet, Fraction]] = []
     started = done = False
     try:
         for i, seg in enumerate(segments):
@@ -172,46 +218,70 @@ def write_clip(index: Index, root: Path, camera: str, segments: list[Segment], s
                                   "run `edge verify`")
             with av.open(str(path)) as inp:
                 vin = inp.streams.video[0]
+                ain = inp.streams.audio[0] if inp.streams.audio else None
                 tb = vin.time_base
                 assert tb is not None
                 if not result.codec:
                     result.codec = vin.codec_context.name
                     result.width, result.height = vin.codec_context.width, vin.codec_context.height
-                for pkt in inp.demux(vin):
+                    result.audio_codec = ain.codec_context.name if ain is not None else None
+                for pkt in (inp.demux(vin, ain) if ain is not None else inp.demux(vin)):
                     if pkt.size == 0 or pkt.dts is None or pkt.pts is None:
                         continue
+                    if ain is not None and pkt.stream.index == ain.index:
+                        atb = ain.time_base
+                        if atb is None or seg.start_us + int(pkt.pts * atb * 1_000_000) >= end_us:
+                            if done:
+                                break  # both streams are past the end
+                            continue
+                        if started:
+                            writer.write_audio(seg, pkt, atb)
+                        elif pending:
+                            pending_audio.append((seg, pkt, atb))
+                        continue
+                    if done:
+                        continue  # past the end: only the audio of the last fragment is still wanted
                     wall = seg.start_us + int(pkt.pts * tb * 1_000_000)
                     if seg.start_us + int(pkt.dts * tb * 1_000_000) >= end_us:
                         done = True
-                        break
+                        if ain is None:
+                            break
+                        continue
                     if not started:
                         if wall <= start_us:
                             if pkt.is_keyframe:
-                                pending = [(seg, pkt, tb)]
+                                pending, pending_audio = [(seg, pkt, tb)], []
                             elif pending:
                                 pending.append((seg, pkt, tb))
                             continue
                         started = True
                         for pseg, p, ptb in pending:
-                            writer.write(pseg, p, ptb, vin)
-                        pending = []
+                            writer.write(pseg, p, ptb, vin, ain)
+                        for pseg, p, ptb in pending_audio:
+                            writer.write_audio(pseg, p, ptb)
+                        pending, pending_audio = [], []
                         if writer.packets == 0 and not pkt.is_keyframe:
                             started = False  # no keyframe yet: wait for one
                             continue
-                    writer.write(seg, pkt, tb, vin)
+                    writer.write(seg, pkt, tb, vin, ain)
                 # The keyframe at or before start found in this segment is the clip's first packet
                 # unless the next segment also starts at or before start.
                 nxt = segments[i + 1] if i + 1 < len(segments) else None
                 if not started and pending and (nxt is None or nxt.start_us > start_us):
                     for pseg, p, ptb in pending:
-                        writer.write(pseg, p, ptb, vin)
-                    pending, started = [], True
+                        writer.write(pseg, p, ptb, vin, ain)
+                    for pseg, p, ptb in pending_audio:
+                        writer.write_audio(pseg, p, ptb)
+                    pending, pending_audio, started = [], [], True
             on_segment()
             if done:
                 break
     finally:
         writer.close()
     result.packets = writer.packets
+    result.audio_packets = writer.audio_packets
+    if writer.audio is None:
+        result.audio_codec = None
     if writer.packets == 0:
         out.unlink(missing_ok=True)
         return result

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from storage.chain import GENESIS, segment_link
+from storage.chain import link_v2, segment_record_v2
+from storage.chain_store import chain_gap_close, chain_gap_open, next_link
 from storage.clock import HOUR_US
 from storage.schema import migrate
 
@@ -72,8 +73,14 @@ class Gap:
 def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     if read_only:
         # Beside a running recorder (`edge status`, `verify`): never a write, never a schema change;
-        # WAL readers see every committed transaction without blocking the writer.
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+        # WAL readers see every committed transaction without blocking the writer. `edge verify`
+        # must also leave no trace: mode=ro alone still creates the -wal and -shm files of a WAL
+        # database when no writer has them open; with no -wal file there is no writer, so the file
+        # is opened immutable (a recorder starting during the verify may make it report a spurious
+        # problem: verify again). With a writer running, its -wal/-shm exist already.
+        wal = path.with_name(path.name + "-wal")
+        flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, timeout=30.0,
                                isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only=ON")
         return conn
@@ -92,6 +99,8 @@ class Index:
         self.path = path
         #: Opened `mode=ro`: no migration, and any write fails.
         self.read_only = read_only
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"{path}: no index")
         self._lock = threading.RLock()
         self._writer = _connect(path, read_only)
         self._local = threading.local()
@@ -110,6 +119,8 @@ class Index:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A transaction on the writer connection (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK)."""
+        if self.read_only:
+            raise PermissionError(f"{self.path}: opened read-only")
         with self._lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -140,14 +151,13 @@ class Index:
 
     # -- segments -------------------------------------------------------------------------------
     def add_segment(self, seg: NewSegment, now_us: int) -> Segment:
-        """Append to the camera's chain; the chain value is computed inside the transaction so two
-        writers can never link to the same predecessor."""
+        """Append to the camera's chain (a v2 link over the whole row); the link is computed inside
+        the transaction so two writers can never link to the same predecessor."""
         with self.write() as c:
-            head = c.execute(
-                "SELECT seq, chain FROM segments WHERE camera=? ORDER BY seq DESC LIMIT 1", (seg.camera,)
-            ).fetchone()
-            seq, prev = (0, GENESIS) if head is None else (head[0] + 1, head[1])
-            chain = segment_link(prev, seg.sha256, seg.camera, seg.start_us, seg.end_us, seg.bytes)
+            seq, prev = next_link(c, seg.camera)
+            chain = link_v2(prev, segment_record_v2(seg.camera, seq, seg.start_us, seg.end_us, seg.path, seg.bytes,
+                                                    seg.packets, seg.codec, seg.width, seg.height, seg.sha256,
+                                                    seg.origin, now_us))
             cur = c.execute(
                 "INSERT INTO segments (camera, seq, start_us, end_us, path, bytes, packets, codec, width,"
                 " height, sha256, chain, origin, state, created_us) VALUES"
@@ -210,19 +220,26 @@ class Index:
                 (camera, start_us, reason, detail),
             )
             assert cur.lastrowid is not None
+            chain_gap_open(c, cur.lastrowid, camera, start_us)
             return cur.lastrowid
 
     def update_gap(self, gap_id: int, reason: str, detail: str) -> None:
         with self.write() as c:
-            c.execute("UPDATE gaps SET reason=?, detail=? WHERE id=?", (reason, detail, gap_id))
+            # Only while open: the closing link covers the final reason and detail.
+            c.execute("UPDATE gaps SET reason=?, detail=? WHERE id=? AND end_us IS NULL", (reason, detail, gap_id))
 
     def close_gap(self, gap_id: int, end_us: int) -> None:
         with self.write() as c:
             c.execute("UPDATE gaps SET end_us=? WHERE id=? AND end_us IS NULL", (end_us, gap_id))
+            chain_gap_close(c, gap_id)
 
     def close_open_gaps(self, camera: str, end_us: int) -> None:
         with self.write() as c:
+            ids = [r[0] for r in c.execute("SELECT id FROM gaps WHERE camera=? AND end_us IS NULL ORDER BY id",
+                                           (camera,))]
             c.execute("UPDATE gaps SET end_us=max(start_us, ?) WHERE camera=? AND end_us IS NULL", (end_us, camera))
+            for gap_id in ids:
+                chain_gap_close(c, gap_id)
 
     def gaps(self, camera: str, since_us: int = 0, until_us: int | None = None) -> list[Gap]:
         until = until_us if until_us is not None else 2**62

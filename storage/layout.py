@@ -72,6 +72,11 @@ class Layout:
         return self.root / "exports"
 
     @property
+    def review_dir(self) -> Path:
+        """Playback clips of review grants (stream copies, deleted when the grant ends)."""
+        return self.root / "review"
+
+    @property
     def health_dir(self) -> Path:
         return self.root / "health"
 

@@ -32,6 +32,9 @@ ACTIONS = frozenset({
     "config_reload", "retention_delete", "floor_breach",
     "baseline_set", "maintenance", "snapshot_view", "register_export",
     "gb28181_live", "gb28181_playback", "gb28181_download", "offload_upload",
+    # review on the box (edge/access/review.py): a two-person grant, then playback and live views
+    "review_request", "review_approve", "review_deny", "review_expire", "review_revoke", "review_view",
+    "live_view", "sign_in", "sign_out",
 })
 
 

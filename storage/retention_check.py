@@ -53,3 +53,26 @@ def unrecorded_deletes(index: Index) -> list[str]:
             problems.append(f"UNRECORDED DELETE {cam} #{seq}: state '{state}' but no retention record"
                             " in the access register")
     return problems
+
+
+def deletes_under_floor(index: Index, floor_days: float) -> list[str]:
+    """`retention_delete` entries that removed footage younger than the legal floor: retention
+    never does that (only a recorded `floor_breach` may), so such an entry was written by hand."""
+    if index.reader().execute("SELECT 1 FROM sqlite_master WHERE name='register'").fetchone() is None:
+        return []
+    floor_us = int(floor_days * 86_400_000_000)
+    problems = []
+    for entry_id, time_us, detail in index.reader().execute(
+            "SELECT id, time_us, detail FROM register WHERE action='retention_delete' ORDER BY id"):
+        young = [item for item in json.loads(detail).get("segments", [])
+                 if isinstance(item, list) and len(item) == 4 and _end_of(index, item) > time_us - floor_us]
+        for cam, seq, _sha, _chain in young:
+            problems.append(f"UNLAWFUL DELETE {cam} #{seq}: register entry #{entry_id} says retention deleted it"
+                            f" younger than {floor_days:g} days")
+    return problems
+
+
+def _end_of(index: Index, item: list[object]) -> int:
+    row = index.reader().execute("SELECT end_us FROM segments WHERE camera=? AND seq=?",
+                                 (str(item[0]), int(str(item[1])))).fetchone()
+    return -(2**62) if row is None else int(row[0])

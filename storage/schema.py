@@ -250,11 +250,52 @@ CREATE TABLE IF NOT EXISTS clock_events (
 CREATE INDEX IF NOT EXISTS clock_events_time ON clock_events (time_us);
 """
 
+
+#: Signed checkpoints of every chain head (storage/checkpoints.py), append-only: the one update
+#: allowed is adding the RFC 3161 token once.
+V6_CHECKPOINTS = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY,
+    time_us INTEGER NOT NULL,
+    body TEXT NOT NULL,              -- canonical JSON: exactly the signed bytes
+    signature TEXT NOT NULL,         -- base64 Ed25519 signature over body
+    tsa_token BLOB,                  -- RFC 3161 TimeStampResp (DER) over SHA-256(body), once obtained
+    tsa_time_us INTEGER              -- its genTime
+);
+CREATE INDEX IF NOT EXISTS checkpoints_time ON checkpoints (time_us);
+CREATE INDEX IF NOT EXISTS checkpoints_untimed ON checkpoints (id) WHERE tsa_token IS NULL;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_token_once BEFORE UPDATE ON checkpoints
+    WHEN OLD.tsa_token IS NOT NULL OR NEW.id IS NOT OLD.id OR NEW.time_us IS NOT OLD.time_us
+      OR NEW.body IS NOT OLD.body OR NEW.signature IS NOT OLD.signature
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only (only a missing TSA token may be added)'); END;
+"""
+
+
+def _chain_v2(conn: sqlite3.Connection) -> None:
+    from storage.chain_store import migrate_chain_v2  # the v2 DDL lives beside the code that uses it
+
+    migrate_chain_v2(conn)
+
+
+V7_REVIEW_GRANTS = (
+    "-- review grants (edge/access/review.py): two-person playback on the box, never a download\n"
+    + request_table_ddl("review_grants", """spec TEXT NOT NULL,   -- JSON: cameras, range, purpose, case, approval
+    granted_until_us INTEGER,        -- set at approval: now + [access] review_hours
+    revoked_by TEXT,
+    revoked_us INTEGER""")
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", V1_BASE + V1_REQUESTS),
     Migration(2, "evidence offload queue", V2_OFFLOAD),
     Migration(3, "two-person hold requests", V3_HOLD_REQUESTS),
     Migration(4, "clock events", V4_CLOCK_EVENTS),
+    # Issue 13: every field of a segment row and each gap in the camera's chain; v1 links stay.
+    Migration(5, "chain v2 (gap links, chain_v2_start)", _chain_v2),
+    Migration(6, "signed checkpoints", V6_CHECKPOINTS),
+    Migration(7, "review grants", V7_REVIEW_GRANTS),
 )
 
 LATEST = MIGRATIONS[-1].version

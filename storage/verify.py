@@ -8,13 +8,16 @@ holds an SQLite read transaction open long enough to stall the daemon's WAL chec
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage.chain import GENESIS, segment_link
+from storage.chain import GENESIS
+from storage.chain_store import has_chain_v2, v2_starts
+from storage.chain_walk import ChainWalk, GapLink, gap_links, segment_link_any, unlinked_gaps
 from storage.index import Segment
 from storage.layout import PARTIAL_SUFFIX, TMP_SUFFIX
 from storage.salvage import sha256_file
@@ -38,6 +41,8 @@ class VerifyReport:
     bytes_checked: int = 0
     deleted_by_retention: int = 0  # rows in state deleting/deleted: no file expected
     partials: int = 0
+    #: Per camera: the walked chain (head, first broken position, the links checkpoints asked for).
+    walks: dict[str, ChainWalk] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +55,11 @@ class _Verifier:
         self.layout = store.layout
         self.index = store.index
         self.report = report
+        self.conn = store.index.reader()
+        self.v2 = has_chain_v2(self.conn)
+        self.v2_from = v2_starts(self.conn)
+        #: Per camera: the positions whose links the checkpoints name.
+        self.wanted: dict[str, set[int]] = {}
 
     def problem(self, line: str) -> None:
         self.report.problems.append(line)
@@ -57,24 +67,43 @@ class _Verifier:
         log.debug("verify: %s", line)
 
     def chain(self, camera: str) -> list[Segment]:
-        """Recompute every link; return the rows whose files must be re-hashed."""
-        prev, expect = GENESIS, 0
+        """Recompute every link (v1 segments, then v2 segments and gap links in one sequence);
+        return the rows whose files must be re-hashed."""
+        v2_from = self.v2_from.get(camera, 0) if self.v2 else 2**62
+        walk = ChainWalk(camera, self.wanted.get(camera, set()))
+        self.report.walks[camera] = walk
         stored: list[Segment] = []
-        for seg in self.index.chain_of(camera):
+        segs: Iterator[tuple[int, int, Segment | GapLink]] = ((s.seq, 0, s) for s in self.index.chain_of(camera))
+        gaps: Iterator[tuple[int, int, Segment | GapLink]] = (
+            ((seq, 1, g) for seq, g in gap_links(self.conn, camera)) if self.v2 else iter(()))
+        links = heapq.merge(segs, gaps, key=lambda t: (t[0], t[1]))
+        prev, expect = GENESIS, 0
+        for seq, _, item in links:
             self.report.rows += 1
-            if seg.seq != expect:
-                # The predecessor's chain value is gone with its row: this link cannot be checked.
-                gap = f"#{expect}..#{seg.seq - 1}"
-                self.problem(f"CHAIN {camera} #{seg.seq}: seq gap, {gap} not in the index")
+            stored_link = item.chain if isinstance(item, Segment) else item.link
+            if seq < expect:
+                self.problem(f"CHAIN {camera} #{seq}: two links at one position")
+                walk.broken_at = min(walk.broken_at, seq)
+            elif seq > expect:
+                # The predecessor's link is gone with its row: this link cannot be checked.
+                self.problem(f"CHAIN {camera} #{seq}: seq gap, #{expect}..#{seq - 1} not in the index")
+                walk.broken_at = min(walk.broken_at, expect)
             else:
-                try:
-                    link = segment_link(prev, seg.sha256, camera, seg.start_us, seg.end_us, seg.bytes)
-                except ValueError:
-                    link = ""  # a hash column that is not hex: edited by hand
-                if link != seg.chain:
-                    self.problem(f"CHAIN {camera} #{seg.seq}: link does not match")
-            prev, expect = seg.chain, seg.seq + 1
-            # The path is not part of the link; pinning it to camera and start closes that hole.
+                if isinstance(item, Segment):
+                    link = segment_link_any(prev, item, v2_from)
+                    what = "link does not match"
+                else:
+                    link = item.expected(prev)
+                    what = f"{item.kind} link does not match (gap #{item.gap.id})"
+                if link != stored_link:
+                    self.problem(f"CHAIN {camera} #{seq}: {what}")
+                    walk.broken_at = min(walk.broken_at, seq)
+            walk.saw(seq, stored_link)
+            prev, expect = stored_link, seq + 1
+            if not isinstance(item, Segment):
+                continue
+            seg = item
+            # v1 links leave the path out; pinning it to camera and start closes that hole.
             expected_path = self.layout.relative(self.layout.segment_path(camera, seg.start_us))
             if seg.path != expected_path:
                 self.problem(f"PATH {camera} #{seg.seq} {seg.path}: expected {expected_path}")
@@ -86,6 +115,9 @@ class _Verifier:
                 self.problem(f"MISSING {camera} #{seg.seq} {seg.path}: marked missing in the index")
             else:
                 self.problem(f"STATE {camera} #{seg.seq} {seg.path}: unknown state {seg.state!r}")
+        if self.v2:
+            for line in unlinked_gaps(self.conn, camera):
+                self.problem(line)
         return stored
 
     def files(self, camera: str, stored: list[Segment]) -> None:
@@ -135,13 +167,17 @@ class _Verifier:
 
 
 def verify_store(
-    store: SegmentStore, camera: str | None = None, checks: Sequence[Checker] = ()
+    store: SegmentStore, camera: str | None = None, checks: Sequence[Checker] = (),
+    wanted: dict[str, set[int]] | None = None,
 ) -> VerifyReport:
-    """Verify one camera (or all: indexed ones and those with a directory), then run `checks`."""
+    """Verify one camera (or all: indexed ones, those with a directory and those `wanted` names),
+    then run `checks`. `wanted`: per camera, the positions whose stored links to keep in
+    `report.walks` (the heads signed checkpoints name)."""
     report = VerifyReport()
     v = _Verifier(store, report)
+    v.wanted = wanted or {}
     cameras = [camera] if camera is not None else sorted(
-        set(store.index.cameras()) | set(store.layout.cameras_on_disk())
+        set(store.index.cameras()) | set(store.layout.cameras_on_disk()) | set(v.wanted)
     )
     for cam in cameras:
         report.cameras += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import DaemonProcess  # noqa: E402
+from helpers import ARTIFACTS, CLIP, DaemonProcess  # noqa: E402, F401 - CLIP and ARTIFACTS used below
 
 from api.app import _preload_anyio  # noqa: E402
 from capture.sim.simulator import Simulator, make_clip, simulator_available  # noqa: E402
@@ -22,9 +21,6 @@ from capture.sim.simulator import Simulator, make_clip, simulator_available  # n
 # now, while this is the only thread.
 _preload_anyio()
 
-#: Small clips keep the simulator and the recorder cheap; GOP 25 at 25 fps is one keyframe a second.
-CLIP = {"width": 320, "height": 180, "fps": 25, "gop": 25, "seconds": 6.0}
-ARTIFACTS = Path(os.environ.get("EDGE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,11 @@ import httpx
 
 from capture.sim.simulator import free_port
 
+#: Small clips keep the simulator and the recorder cheap; GOP 25 at 25 fps is one keyframe a second.
+CLIP = {"width": 320, "height": 180, "fps": 25, "gop": 25, "seconds": 6.0}
+#: Screenshots and other things a person looks at after a run (git-ignored).
+ARTIFACTS = Path(os.environ.get("EDGE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 

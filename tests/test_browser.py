@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS
-from helpers import DaemonProcess, base_sections, camera, new_daemon, wait_for
+from helpers import ARTIFACTS, DaemonProcess, base_sections, camera, new_daemon, wait_for
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from capture.sim.simulator import Simulator

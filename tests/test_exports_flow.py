@@ -16,13 +16,13 @@ from pathlib import Path
 
 import av
 import pytest
-from access_fixtures import Api, add_users, export_body, register_rows, segment_rows
+from access_fixtures import Api, add_users, export_body, iso, register_rows, segment_rows
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from helpers import DaemonProcess, base_sections, camera, new_daemon, run_edge, wait_for
 
 from capture.sim.simulator import Simulator
-from storage.chain import segment_link
+from storage.chain import link_v2, segment_record_v2
 
 SEG = 2.0
 GOP_US = 1_000_000  # conftest CLIP: gop 25 at 25 fps
@@ -93,7 +93,8 @@ def test_export_two_person_flow_signed_bundle(box: tuple[DaemonProcess, Api, Pat
     files = {Path(n).name: zipfile.ZipFile(io.BytesIO(r.content)).read(n)
              for n in zipfile.ZipFile(io.BytesIO(r.content)).namelist()}
     assert {"manifest.json", "manifest.json.sig", "device_ed25519.pub.pem", "SHA256SUMS", "VERIFY.txt",
-            "gate-1.mp4", "gate-2.mp4"} <= set(files)
+            "edge-box_CQ-2026-1234_gate-1.mp4", "edge-box_CQ-2026-1234_gate-2.mp4"} <= set(files)
+    assert r.headers["content-disposition"] == f'attachment; filename="edge-box_CQ-2026-1234_export-{eid}.zip"'
 
     # Signature with cryptography, against the key `edge key show` prints for this box.
     shown = run_edge("key", "show", "-c", str(d.config))
@@ -124,8 +125,12 @@ def test_export_two_person_flow_signed_bundle(box: tuple[DaemonProcess, Api, Pat
             row = rows[s["seq"]]
             assert (s["sha256"], s["chain"], s["bytes"]) == (row["sha256"], row["chain"], row["bytes"])
             assert hashlib.sha256((root / row["path"]).read_bytes()).hexdigest() == s["sha256"]
-            assert segment_link(s["prev_chain"], s["sha256"], cam["camera"], s["start_us"], s["end_us"],
-                                s["bytes"]) == s["chain"]
+            assert s["chain_version"] == 2 and link_v2(s["prev_chain"], segment_record_v2(
+                cam["camera"], s["seq"], s["start_us"], s["end_us"], s["path"], s["bytes"], s["packets"], s["codec"],
+                s["width"], s["height"], s["sha256"], s["origin"], s["created_us"])) == s["chain"]
+        # The proof: a signed checkpoint whose head the source segments' links lead to.
+        proof = manifest["proof"]["cameras"][cam["camera"]]
+        assert f"checkpoint-{proof['checkpoint']}.json" in files and proof["chain_file"] in files
         check_clip(tmp_path / cam["file"], blob, cam, start_us, end_us)
     gate1 = next(c for c in manifest["cameras"] if c["camera"] == "gate-1")
     assert [s["seq"] for s in gate1["source_segments"]] == [segs[1]["seq"], segs[2]["seq"]]
@@ -162,15 +167,16 @@ def test_export_two_person_flow_signed_bundle(box: tuple[DaemonProcess, Api, Pat
     for bundle in (zpath, cli_zip):
         out = run_edge("verify-export", str(bundle), "--public-key", str(key_file))
         assert out.returncode == 0 and "BUNDLE INTACT" in out.stdout, out.stdout + out.stderr
+        assert "gate-1: 2 source segment(s) chained to checkpoint #" in out.stdout, out.stdout
     unpacked = tmp_path / "unpacked"
     zipfile.ZipFile(zpath).extractall(unpacked)
     [bundle_dir] = list(unpacked.iterdir())
-    clip = bundle_dir / "gate-2.mp4"
+    clip = bundle_dir / "edge-box_CQ-2026-1234_gate-2.mp4"
     data = bytearray(clip.read_bytes())
     data[len(data) // 2] ^= 0xFF
     clip.write_bytes(bytes(data))
     out = run_edge("verify-export", str(bundle_dir), "--public-key", str(key_file))
-    assert out.returncode == 1 and "gate-2.mp4: ALTERED" in out.stdout, out.stdout
+    assert out.returncode == 1 and "edge-box_CQ-2026-1234_gate-2.mp4: ALTERED" in out.stdout, out.stdout
 
     # The register as JSON lines holds the whole story, and `edge verify` still finds it intact.
     audit = tmp_path / "audit.jsonl"
@@ -191,6 +197,8 @@ def check_clip(path: Path, blob: bytes, cam: dict[str, object], start_us: int, e
     assert actual_start <= start_us < actual_start + GOP_US + FRAME_US, "starts at the keyframe at/before start"
     assert end_us - FRAME_US <= actual_end <= end_us + FRAME_US
     with av.open(str(path)) as c:
+        # The wall-clock start in the header (mvhd keeps whole seconds).
+        assert c.metadata["creation_time"][:19] == iso(actual_start)[:19]
         vs = c.streams.video[0]
         pkts = [p for p in c.demux(vs) if p.size]
     assert pkts[0].is_keyframe and pkts[0].pts == 0

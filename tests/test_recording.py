@@ -75,7 +75,8 @@ def test_segments_are_keyframe_aligned_decodable_and_indexed(recorded: Path) -> 
     assert partials(root) == [], "a clean stop leaves no temporary segment"
     for cam in ("gate-1", "gate-2"):
         segs = rows(root, cam)
-        assert [s["seq"] for s in segs] == list(range(len(segs)))
+        seqs = [s["seq"] for s in segs]  # gap links (chain v2) may take positions between segments
+        assert seqs == sorted(set(seqs)) and seqs[0] == 0
         for i, s in enumerate(segs):
             path = root / s["path"]
             data = path.read_bytes()
@@ -228,8 +229,10 @@ def test_kill_9_mid_segment_is_recovered(ingest: str, tmp_path: Path, clip: Call
     assert frames == recovered["packets"] and frames >= 100, "complete fragments (>= 4 s) were kept"
     assert recovered["packets"] % 25 == 0, "whole GOP fragments only"
     assert run_edge("verify", "-c", str(d2.config)).returncode == 0
-    # The restarted recorder continued the chain after the recovered segment.
-    assert [r["seq"] for r in rows(root, "cam-1")][0:2] == [0, 1]
+    # The restarted recorder continued the chain after the recovered segment; outages take positions
+    # of the same chain (chain v2 gap links), and `edge verify` above found no position missing.
+    seqs = [r["seq"] for r in rows(root, "cam-1")]
+    assert seqs[0] == 0 and seqs == sorted(set(seqs)) and len(seqs) >= 2
 
 
 def test_store_copy_is_verifiable_elsewhere(recorded: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fmp4 import encode_fmp4 as shared_encode_fmp4
 
-from storage.chain import segment_link
+from storage.chain_walk import segment_link_any
 from storage.clock import datetime_to_us
 from storage.index import Segment
 from storage.recovery import recover
@@ -92,7 +92,7 @@ def test_partial_becomes_recovered_row_continuing_the_chain(store: SegmentStore)
     assert (seg.packets, seg.codec, seg.width, seg.height) == (50, "h264", 160, 120)
     data = store.path_of(seg).read_bytes()
     assert seg.sha256 == hashlib.sha256(data).hexdigest() and seg.bytes == len(data)
-    assert seg.chain == segment_link(second.chain, seg.sha256, CAM, seg.start_us, seg.end_us, seg.bytes)
+    assert seg.chain == segment_link_any(second.chain, seg, v2_from=0)
     assert any("recovered" in line and seg.path in line for line in report.lines)
     assert [a[2] for a in store.index.anomalies()] == ["salvaged"]
     assert verify_store(store).problems == []
@@ -109,7 +109,7 @@ def test_complete_unindexed_file_is_adopted(store: SegmentStore) -> None:
     assert (seg.origin, seg.path, seg.end_us, seg.packets) == ("adopted", store.layout.relative(path),
                                                                T0 + 4 * S, 50)
     assert seg.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert seg.chain == segment_link(first.chain, seg.sha256, CAM, seg.start_us, seg.end_us, seg.bytes)
+    assert seg.chain == segment_link_any(first.chain, seg, v2_from=0)
     assert verify_store(store).problems == []
 
 

@@ -11,10 +11,12 @@ import pytest
 from helpers import run_edge, write_config
 from retention_helpers import Box, add_aged
 
+from storage import checkpoints
 from storage.clock import DAY_US
 from storage.index import Segment
 from storage.register import Query, verify_register
 from storage.retention_check import unrecorded_deletes
+from storage.signing import load_or_create
 from storage.verify import verify_store
 
 
@@ -155,6 +157,9 @@ def test_edge_verify_after_retention_and_behind_the_stores_back(box: Box, tmp_pa
     box.engine.sweep(need_bytes=10**12)
     cfg = write_config(tmp_path / "edge.toml", {"storage": {"root": str(box.root)}},
                        [{"id": "a", "url": "rtsp://127.0.0.1:1/a", "site_category": "street"}])
+    # What the daemon does at start: its device key and a signed checkpoint of the heads.
+    checkpoints.make_checkpoint(box.store.index, load_or_create(box.store.layout.keys_dir), "edge-box",
+                                box.store.clock.now_us())
     box.close()
     ok = run_edge("verify", "-c", str(cfg))
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,7 +13,8 @@ import pytest
 from fmp4 import encode_fmp4 as shared_encode_fmp4
 
 import storage.verify
-from storage.chain import GENESIS, segment_link
+from storage.chain import GENESIS
+from storage.chain_walk import segment_link_any
 from storage.clock import datetime_to_us
 from storage.index import Segment
 from storage.salvage import sha256_file
@@ -127,7 +129,7 @@ def test_hash_and_chain_rewritten_together_still_break_the_next_link(store: Segm
     path = store.path_of(segs[0])
     path.write_bytes(path.read_bytes() + b"tampered")
     sha, size = sha256_file(path)
-    link = segment_link(GENESIS, sha, "gate-1", segs[0].start_us, segs[0].end_us, size)
+    link = segment_link_any(GENESIS, dataclasses.replace(segs[0], sha256=sha, bytes=size), v2_from=0)
     sql(store, "UPDATE segments SET sha256=?, bytes=?, chain=? WHERE id=?", sha, size, link, segs[0].id)
 
     assert verify_store(store).problems == ["CHAIN gate-1 #1: link does not match"]
@@ -154,7 +156,9 @@ def test_edited_path_is_reported(store: SegmentStore, segs: list[Segment]) -> No
     store.path_of(segs[0]).rename(store.layout.root / other)
     sql(store, "UPDATE segments SET path=? WHERE id=?", other, segs[0].id)
 
-    assert verify_store(store).problems == [f"PATH gate-1 #0 {other}: expected {segs[0].path}"]
+    # Chain v2 covers the path; the layout rule still names where the file should be.
+    assert verify_store(store).problems == ["CHAIN gate-1 #0: link does not match",
+                                            f"PATH gate-1 #0 {other}: expected {segs[0].path}"]
 
 
 def test_retention_delete_is_not_a_problem(store: SegmentStore, segs: list[Segment]) -> None:

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CLIP
-from helpers import wait_for
+from helpers import CLIP, wait_for
 from web_fixtures import WebClient
 
 from capture.sim.simulator import Simulator, make_clip
@@ -71,7 +70,8 @@ def box(tmp_path_factory: pytest.TempPathFactory, require_simulator: None, clip_
     sim.start()
     root = tmp_path_factory.mktemp("web") / "store"
     cfg = parse_config({
-        "box": {"id": "web-box", "name": "Web test box", "operator": "Test PSB"},
+        # The forms below type UTC times: this box shows and reads times in UTC, in English.
+        "box": {"id": "web-box", "name": "Web test box", "operator": "Test PSB", "language": "en", "timezone": "UTC"},
         "storage": {"root": str(root), "segment_seconds": 2.0, "sync_interval": 0.5},
         "api": {"host": "127.0.0.1", "port": 0}, "health": {"interval_seconds": 1.0},
         # Every test signs in from 127.0.0.1: the throttle has its own test (test_web_session.py).

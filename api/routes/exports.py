@@ -12,6 +12,7 @@ from api.presenters import export_out
 from api.schemas import ApproveIn, DenyIn, ExportOut, ExportRequestIn, ExportState
 from edge.access.bundle import bundle_files, zip_stream
 from edge.access.exports import State
+from edge.access.producer import safe_name
 from edge.access.users import Role
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
@@ -78,7 +79,8 @@ def download_export(export_id: ExportId, request: Request, p: Either) -> Streami
         raise HTTPException(status_code=410, detail=f"the bundle of export {export_id} is no longer on this box")
     size = sum(f.stat().st_size for f in bundle_files(directory))
     entry_id = d.exports.register_download(exp, p.actor, size)
-    name = f"export-{exp.id}"
+    # Box id and case number in the name: a copied bundle keeps saying where and for what it was made.
+    name = safe_name(f"{d.cfg.box.id}_{exp.spec.case_number or 'no-case'}_export-{exp.id}")
     return StreamingResponse(zip_stream(directory, name), media_type="application/zip",
                              headers={"Content-Disposition": f'attachment; filename="{name}.zip"',
                                       "X-Register-Entry": str(entry_id)})

@@ -21,15 +21,21 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def install(app: FastAPI, daemon: Runtime) -> None:
-    from api.web import access_pages, cameras, filing, login, register_page
+    from api.web import access_pages, cameras, filing, login, register_page, review_pages
     from api.web.deps import install_handlers
     from api.web.security import SecurityHeaders
     from api.web.session import SessionStore, api_session_principal
+    from edge.access.live_view import LiveView
 
     app.state.web_sessions = SessionStore(daemon.store.index, daemon.users, daemon.clock)
     app.state.session_resolver = api_session_principal
+    #: (session, grant, camera) whose clip was opened: registered once, not per Range request.
+    app.state.review_opened = set()
+    #: (session, camera, kind) whose snapshot/reference view is registered already.
+    app.state.snapshot_viewed = set()
+    app.state.live_view = LiveView(daemon.sampler if daemon.cfg.health.enabled else None, daemon.register)
     app.add_middleware(SecurityHeaders)
     install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, cameras, access_pages, register_page, filing):
+    for module in (login, cameras, access_pages, review_pages, register_page, filing):
         app.include_router(module.router)

@@ -8,7 +8,6 @@ of refused steps.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -19,23 +18,38 @@ from starlette.datastructures import FormData
 from api.auth import daemon_of
 from api.presenters import export_out, hold_out, http_error
 from api.routes.exports import ExportId
-from api.schemas import ApproveIn, DenyIn, ExportRequestIn, HoldIn
-from api.web.deps import EXPORT_ROLES, HOLD_ROLES, WebUser, check_csrf, ensure_role, form_of, render, text, web_user
+from api.routes.holds import HoldId
+from api.schemas import ApproveIn, DenyIn, ExportRequestIn, HoldIn, ReleaseDenyIn, ReleaseIn
+from api.web.deps import (
+    EXPORT_ROLES,
+    HOLD_ROLES,
+    WebUser,
+    check_csrf,
+    ensure_role,
+    form_of,
+    localizer,
+    render,
+    text,
+    web_user,
+)
 from edge.access.exports import State
 from edge.access.users import Role
 from edge.access.workflow import WorkflowError
+from edge.i18n import Localizer
 from storage.clock import datetime_to_us
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(web_user)]
 Form = Annotated[FormData, Depends(form_of)]
-LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 MESSAGES = {
     "requested": "Export requested. It now waits for a second person (an approver) to approve it.",
     "approved": "Export approved. The bundle is being produced; its download link appears here when ready.",
     "denied": "Export denied; the requester sees the reason.",
     "held": "Hold created: this footage is kept for the statutory period.",
+    "release_requested": "Release requested. It now waits for a second person (an approver) to approve it.",
+    "released": "Hold released.",
+    "release_denied": "Release denied.",
 }
 
 
@@ -58,27 +72,25 @@ def refusal(exc: ValidationError | WorkflowError) -> tuple[list[str], int]:
     return errors_of(http), http.status_code
 
 
-def utc_input(value: str) -> str | None:
-    """A `datetime-local` field, read as UTC (the page says so), as RFC 3339; None when empty."""
-    if not value:
-        return None
+def local_input(loc: Localizer, value: str) -> str | None:
+    """A `datetime-local` field, typed in the box's zone, as RFC 3339 UTC; None when empty.
+    (The conversion itself is `Localizer.parse_local`, the one place local time becomes UTC.)"""
     try:
-        dt = datetime.fromisoformat(value)
+        dt = loc.parse_local(value)
     except ValueError:
         return value  # let the schema name the field and the rule
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
+    return None if dt is None else dt.isoformat()
 
 
-def _defaults(now_us: int) -> dict[str, str]:
-    now = datetime.fromtimestamp(now_us / 1e6, tz=UTC).replace(microsecond=0)
-    return {"start": (now - timedelta(minutes=10)).strftime(LOCAL_FORMAT), "end": now.strftime(LOCAL_FORMAT),
-            "issued_on": now.date().isoformat()}
+def _defaults(loc: Localizer, now_us: int) -> dict[str, str]:
+    return {"start": loc.input_value(now_us - 600_000_000), "end": loc.input_value(now_us),
+            "issued_on": loc.input_value(now_us)[:10]}
 
 
-def export_request_body(form: FormData) -> dict[str, Any]:
+def export_request_body(form: FormData, loc: Localizer) -> dict[str, Any]:
     cams = [c for c in form.getlist("cameras") if isinstance(c, str)]
     return {
-        "cameras": cams, "start": utc_input(text(form, "start")), "end": utc_input(text(form, "end")),
+        "cameras": cams, "start": local_input(loc, text(form, "start")), "end": local_input(loc, text(form, "end")),
         "purpose": text(form, "purpose"), "case_number": text(form, "case_number"),
         "recipient": {"name": text(form, "recipient_name"), "unit": text(form, "recipient_unit")},
         "approval_document": {"number": text(form, "doc_number"), "issued_by": text(form, "doc_issued_by"),
@@ -95,7 +107,7 @@ def exports_page(request: Request, web: WebUser, errors: list[str] | None = None
     exports = [export_out(d, e) for e in d.exports.list_visible(web.principal.user, 100)]
     mine = {e.id for e in exports if web.name in {e.requested_by.name, e.decided_by.name if e.decided_by else ""}
             and e.state != State.DENIED.value}
-    form_values = {**_defaults(d.clock.now_us()), **(values or {})}
+    form_values = {**_defaults(localizer(request), d.clock.now_us()), **(values or {})}
     return render(request, web, "exports.html", {
         "exports": exports, "pending": [e for e in exports if e.state == "pending"], "may_download": mine,
         "is_officer": web.role is Role.OFFICER, "is_approver": web.role is Role.APPROVER,
@@ -104,9 +116,15 @@ def exports_page(request: Request, web: WebUser, errors: list[str] | None = None
 
 
 @router.get("/exports")
-def exports(request: Request, web: User, msg: str = "") -> Response:
+def exports(request: Request, web: User, msg: str = "", camera: str = "", start_us: int | None = None,
+            end_us: int | None = None, case_number: str = "", purpose: str = "") -> Response:
+    """The page; "Export this span" on a review comes here with the span and the grant's case filled in."""
     ensure_role(request, web, EXPORT_ROLES, "The exports page")
-    return exports_page(request, web, msg=msg)
+    loc = localizer(request)
+    values = {k: v for k, v in {"cameras": camera, "case_number": case_number, "purpose": purpose,
+                                "start": loc.input_value(start_us) if start_us is not None else "",
+                                "end": loc.input_value(end_us) if end_us is not None else ""}.items() if v}
+    return exports_page(request, web, msg=msg, values=values)
 
 
 @router.post("/exports")
@@ -116,7 +134,7 @@ def request_export(request: Request, web: User, form: Form) -> Response:
     values = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf"}
     values["cameras"] = ",".join(c for c in form.getlist("cameras") if isinstance(c, str))
     try:
-        body = ExportRequestIn.model_validate(export_request_body(form))
+        body = ExportRequestIn.model_validate(export_request_body(form, localizer(request)))
         daemon_of(request).exports.submit(web.principal.actor, body.to_spec())
     except (ValidationError, WorkflowError) as exc:
         return exports_page(request, web, *refusal(exc), values)
@@ -153,8 +171,10 @@ def holds_page(request: Request, web: WebUser, errors: list[str] | None = None, 
     d.hold_releases.expire_due()
     holds = [hold_out(d, h) for h in d.holds.list(include_inactive=include_inactive)]
     return render(request, web, "holds.html", {
-        "holds": holds, "is_officer": web.role is Role.OFFICER, "cameras": d.cfg.cameras, "errors": errors or [],
-        "values": {**_defaults(d.clock.now_us()), **(values or {})}, "message": MESSAGES.get(msg, ""),
+        "holds": holds, "is_officer": web.role is Role.OFFICER, "is_approver": web.role is Role.APPROVER,
+        "cameras": d.cfg.cameras, "errors": errors or [],
+        "values": {**_defaults(localizer(request), d.clock.now_us()), **(values or {})},
+        "message": MESSAGES.get(msg, ""),
         "include_inactive": include_inactive, "hold_days": d.cfg.retention.hold_days}, status=status)
 
 
@@ -170,11 +190,53 @@ def create_hold(request: Request, web: User, form: Form) -> Response:
     ensure_role(request, web, {Role.OFFICER}, "Creating a hold")
     values = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf"}
     try:
-        body = HoldIn.model_validate({"camera": text(form, "camera") or None, "start": utc_input(text(form, "start")),
-                                      "end": utc_input(text(form, "end")), "reason": text(form, "reason"),
+        loc = localizer(request)
+        body = HoldIn.model_validate({"camera": text(form, "camera") or None,
+                                      "start": local_input(loc, text(form, "start")),
+                                      "end": local_input(loc, text(form, "end")), "reason": text(form, "reason"),
                                       "case_number": text(form, "case_number")})
         daemon_of(request).hold_placement.place(web.principal.actor, body.camera, datetime_to_us(body.start),
                                                 datetime_to_us(body.end), body.reason, body.case_number)
     except (ValidationError, WorkflowError) as exc:
         return holds_page(request, web, *refusal(exc), values)
     return RedirectResponse("/holds?msg=held", status_code=303)
+
+
+@router.post("/holds/{hold_id}/release")
+def request_release(hold_id: HoldId, request: Request, web: User, form: Form) -> Response:
+    """Step 1 of the two-person early release (the same service as the API's)."""
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.OFFICER}, "Asking to release a hold")
+    try:
+        body = ReleaseIn.model_validate({
+            "reason": text(form, "reason"),
+            "approval_document": {"number": text(form, "doc_number"), "issued_by": text(form, "doc_issued_by"),
+                                  "issued_on": text(form, "doc_issued_on") or None, "sha256": None}})
+        daemon_of(request).hold_releases.request(hold_id, web.actor, body.reason,
+                                                 body.approval_document.model_dump(mode="json"))
+    except (ValidationError, WorkflowError) as exc:
+        return holds_page(request, web, *refusal(exc))
+    return RedirectResponse("/holds?msg=release_requested", status_code=303)
+
+
+@router.post("/holds/{hold_id}/release/approve")
+def approve_release(hold_id: HoldId, request: Request, web: User, form: Form) -> Response:
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.APPROVER}, "Approving a hold release")
+    try:
+        daemon_of(request).hold_releases.approve(hold_id, web.principal.user, web.actor)
+    except WorkflowError as exc:
+        return holds_page(request, web, *refusal(exc))
+    return RedirectResponse("/holds?msg=released", status_code=303)
+
+
+@router.post("/holds/{hold_id}/release/deny")
+def deny_release(hold_id: HoldId, request: Request, web: User, form: Form) -> Response:
+    check_csrf(request, web, form)
+    ensure_role(request, web, {Role.APPROVER}, "Denying a hold release")
+    try:
+        reason = ReleaseDenyIn(reason=text(form, "reason")).reason
+        daemon_of(request).hold_releases.deny(hold_id, web.principal.user, web.actor, reason)
+    except (ValidationError, WorkflowError) as exc:
+        return holds_page(request, web, *refusal(exc))
+    return RedirectResponse("/holds?msg=release_denied", status_code=303)

@@ -14,8 +14,20 @@ from starlette.datastructures import FormData
 
 from api.auth import daemon_of
 from api.web import timeline
-from api.web.deps import BASELINE_ROLES, Refused, WebUser, check_csrf, ensure_role, form_of, render, web_user
+from api.web.deps import (
+    BASELINE_ROLES,
+    LIVE_ROLES,
+    Refused,
+    WebUser,
+    check_csrf,
+    ensure_role,
+    form_of,
+    localizer,
+    render,
+    web_user,
+)
 from capture.state import CameraState
+from edge.access.live_view import LiveView, keyframe_mp4
 from edge.access.users import FOOTAGE_ROLES
 from edge.config import CameraConfig
 from edge.monitor import references as baseline
@@ -96,11 +108,12 @@ def camera_page(cam_id: str, request: Request, web: User, msg: str = "", hours: 
         last = d.store.index.last_segment(cam_id)
         live_from = last.end_us if last is not None else now - int(d.cfg.storage.segment_seconds * 1e6)
     hours = hours if hours in timeline.WINDOWS else 24
-    tl = timeline.build(d.store.index, d.alarms, cam_id, now, live_from, hours)
+    tl = timeline.build(d.store.index, d.alarms, cam_id, now, live_from, hours, localizer(request).zone)
     return render(request, web, "camera.html", {
         "cfg": cam, "cam": out, "tl": tl, "windows": timeline.WINDOWS, "gaps": timeline.gap_rows(tl),
         "pic": _picture_state(request, web, cam_id),
         "may_commission": web.role in BASELINE_ROLES, "message": MESSAGES.get(msg, ""),
+        "live": web.role in LIVE_ROLES and live_from is not None,
         "footage_roles": sorted(r.value for r in FOOTAGE_ROLES),
         "events": d.alarms.events(since_us=now - DAY_US, camera=cam_id, limit=50)})
 
@@ -117,9 +130,14 @@ def _picture(request: Request, web: WebUser, cam_id: str, kind: str) -> Response
         data = path.read_bytes()
     except FileNotFoundError:
         raise Refused(404, f"Camera {cam_id} has no {kind} yet.", web) from None
-    # A picture of the scene is footage: every view is registered (Art. 19(4)).
-    d.register.append(web.actor, "snapshot_view", cameras=[cam_id], subject=cam_id,
-                      detail={"kind": kind, "via": "web"})
+    # A picture of the scene is footage: every view is registered (Art. 19(4)), once per web
+    # session, camera and kind; not once per tile per reload of the overview.
+    seen: set[tuple[str, str, str]] = request.app.state.snapshot_viewed
+    key = (web.session.id_sha256, cam_id, kind)
+    if key not in seen:
+        seen.add(key)
+        d.register.append(web.actor, "snapshot_view", cameras=[cam_id], subject=cam_id,
+                          detail={"kind": kind, "via": "web", "registered": "once per session and camera"})
     media = "image/jpeg" if kind == "snapshot" else "image/png"
     return Response(data, media_type=media)
 
@@ -132,6 +150,18 @@ def snapshot(cam_id: str, request: Request, web: User) -> Response:
 @router.get("/cameras/{cam_id}/reference.png")
 def reference(cam_id: str, request: Request, web: User) -> Response:
     return _picture(request, web, cam_id, "reference")
+
+
+@router.get("/cameras/{cam_id}/live.mp4")
+def live(cam_id: str, request: Request, web: User) -> Response:
+    """The camera's newest keyframe as a one-frame MP4 (copied, not re-encoded); 404 until one arrives."""
+    _camera(request, web, cam_id)
+    ensure_role(request, web, LIVE_ROLES, "The live view")
+    view: LiveView = request.app.state.live_view
+    sample = view.picture(web.session.id_sha256, cam_id, web.actor)
+    if sample is None:
+        return Response(status_code=404, content=b"no live picture yet", media_type="text/plain")
+    return Response(keyframe_mp4(sample), media_type="video/mp4")
 
 
 @router.post("/cameras/{cam_id}/baseline")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -13,11 +12,14 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.datastructures import FormData
 
 from api.auth import Principal, client_source, daemon_of
 from api.web.session import COOKIE, Session, SessionStore
 from edge.access.users import FOOTAGE_ROLES, Role
+from edge.i18n import Localizer, choose_language
 from storage.register import Actor
 
 if TYPE_CHECKING:
@@ -26,13 +28,19 @@ if TYPE_CHECKING:
 TEMPLATE_DIRS = [Path(__file__).resolve().parent / "templates",
                  Path(__file__).resolve().parents[2] / "edge" / "reports" / "templates"]
 templates = Jinja2Templates(directory=TEMPLATE_DIRS)
+# {% trans %} and _() resolve `gettext` from each page's context (render below): one language per request.
+templates.env.add_extension("jinja2.ext.i18n")
 
 #: The pages and who may open them (the same role sets as the API routes behind them).
 EXPORT_ROLES = frozenset({Role.OFFICER, Role.APPROVER})
 HOLD_ROLES = frozenset({Role.OFFICER, Role.APPROVER, Role.AUDITOR})
 REGISTER_ROLES = frozenset({Role.AUDITOR})
 BASELINE_ROLES = frozenset({Role.MAINTAINER})
-NAV = (("/", "Overview", frozenset(Role)), ("/exports", "Exports", EXPORT_ROLES),
+REVIEW_ROLES = frozenset({Role.OFFICER, Role.APPROVER})
+#: Who sees the live picture: the maintainer to aim and commission, the officer (never recorded footage).
+LIVE_ROLES = frozenset({Role.MAINTAINER, Role.OFFICER, Role.APPROVER})
+NAV = (("/", "Overview", frozenset(Role)), ("/review", "Review", REVIEW_ROLES),
+       ("/exports", "Exports", EXPORT_ROLES),
        ("/holds", "Holds", HOLD_ROLES), ("/register", "Access register", REGISTER_ROLES),
        ("/report/filing", "Filing pack", frozenset(Role)))
 
@@ -127,22 +135,23 @@ def text(form: FormData, name: str) -> str:
     return v.strip() if isinstance(v, str) else ""
 
 
-def ts(us: int | None, seconds: bool = True) -> str:
-    if us is None:
-        return "-"
-    dt = datetime.fromtimestamp(us / 1e6, tz=UTC)
-    return f"{dt:%Y-%m-%d %H:%M:%S} UTC" if seconds else f"{dt:%Y-%m-%d %H:%M} UTC"
+def localizer(request: Request) -> Localizer:
+    """The language (browser preference, else `[box] language`) and zone of this request."""
+    box = daemon_of(request).cfg.box
+    return Localizer(choose_language(request.headers.get("accept-language"), box.language), box.timezone)
 
 
-def iso_ts(value: str | None) -> str:
-    """An ISO 8601 time from the status document, as the page writes times."""
-    if not value:
-        return "-"
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    return f"{dt.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+@pass_context
+def ts(ctx: Context, us: int | None, seconds: bool = True) -> str:
+    loc: Localizer = ctx["loc"]
+    return loc.ts(us, seconds)
+
+
+@pass_context
+def iso_ts(ctx: Context, value: str | None) -> str:
+    """An ISO 8601 time from the status document, in the box's zone."""
+    loc: Localizer = ctx["loc"]
+    return loc.iso_ts(value)
 
 
 def human_bytes(n: float | None) -> str:
@@ -168,8 +177,10 @@ templates.env.filters.update(ts=ts, iso_ts=iso_ts, bytes=human_bytes, mbit=mbit,
 
 def render(request: Request, web: WebUser | None, name: str, ctx: dict[str, Any] | None = None,
            status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    nav = [(href, label) for href, label, roles in NAV if web is not None and web.role in roles]
-    context = {"me": web, "nav": nav, "path": request.url.path, **(ctx or {})}
+    loc = localizer(request)
+    nav = [(href, loc.gettext(label)) for href, label, roles in NAV if web is not None and web.role in roles]
+    context = {"me": web, "nav": nav, "path": request.url.path, "loc": loc, "gettext": loc.gettext,
+               "ngettext": loc.ngettext, "_": loc.gettext, **(ctx or {})}
     return templates.TemplateResponse(request, name, context, status_code=status, headers=headers)
 
 

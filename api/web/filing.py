@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.auth import daemon_of
-from api.web.deps import WebUser, render, web_user
+from api.web.deps import WebUser, localizer, render, web_user
 from edge.monitor import references as baseline
 from edge.reports.filing import PackInputs, build_pack
 from edge.reports.pdf import render_pdf
@@ -51,7 +51,7 @@ def filing_pdf(request: Request, web: User) -> Response:
     pack = pack_of(request)
     layout = daemon_of(request).store.layout
     pictures = {i: baseline.reference_path(layout, i) for i in _register_pictures(request, web, pack, "pdf")}
-    return Response(render_pdf(pack, pictures), media_type="application/pdf",
+    return Response(render_pdf(pack, pictures, localizer(request)), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="filing-{pack["box"]["id"]}.pdf"'})
 
 

@@ -91,6 +91,8 @@ def login(request: Request, form: Form) -> Response:
         return failure(401, "invalid token" if token else "invalid user name or password",
                        "Sign-in failed: wrong token, or wrong user name or password (or the account is disabled).")
     session_id = sessions_of(request).create(user, source)
+    d.register.append(Actor(user.name, user.role.value, user.credential_id, source), "sign_in",
+                      detail={"via": "web", "method": "token" if token else "password"})
     resp = RedirectResponse(next_path, status_code=303)
     # No max-age: the cookie ends with the browser; the server ends the session after IDLE_US idle.
     resp.set_cookie(COOKIE, session_id, httponly=True, samesite="strict",
@@ -105,6 +107,7 @@ def logout(request: Request, form: Form, web: Annotated[WebUser, Depends(web_use
     cookie = request.cookies.get(COOKIE)
     if cookie:
         sessions_of(request).end(cookie)
+    daemon_of(request).register.append(web.actor, "sign_out", detail={"via": "web"})
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE, path="/")
     return resp

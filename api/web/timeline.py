@@ -8,7 +8,7 @@ Content-Security-Policy needs no 'unsafe-inline').
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge.monitor.alarms import AlarmCenter
@@ -86,7 +86,7 @@ def _alarm_spans(alarms: AlarmCenter, camera: str, since: int, until: int) -> li
 
 
 def build(index: Index, alarms: AlarmCenter, camera: str, now_us: int, live_from: int | None,
-          hours: int = 24) -> Timeline:
+          hours: int = 24, zone: tzinfo = UTC) -> Timeline:
     since = now_us - hours * HOUR_US
     spans = [b for s, e in _spans(index, camera, since, now_us, live_from)
              if (b := _bar(since, now_us, s, e, "recorded")) is not None]
@@ -103,7 +103,7 @@ def build(index: Index, alarms: AlarmCenter, camera: str, now_us: int, live_from
     first_tick = (since // step + 1) * step
     for t in range(first_tick, now_us, step):
         ticks.append((round(100.0 * (t - since) / (now_us - since), 3),
-                      f"{datetime.fromtimestamp(t / 1e6, tz=UTC):%H:%M}"))
+                      f"{datetime.fromtimestamp(t / 1e6, tz=UTC).astimezone(zone):%H:%M}"))
     recorded = sum(b.end_us - b.start_us for b in spans)
     return Timeline(since, now_us, spans, gaps, alarm_bars, ticks, round(100.0 * recorded / (now_us - since), 2),
                     hours)

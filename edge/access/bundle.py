@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from storage.chain import segment_link
+from edge.access.bundle_proof import check_proof
+from storage.chain import link_v2, segment_link, segment_record_v2
 from storage.fsutil import fsync_dir
 from storage.signing import DeviceKey, fingerprint, load_public_pem, verify_signature
 
@@ -74,6 +75,21 @@ their SHA-256 and their position in the camera's hash chain (seq, chain, prev_ch
 (hashes as raw 32 bytes, camera id in UTF-8, the integers as signed 64-bit big-endian), so the
 box's own `edge verify` can show these segments are those recorded. Clips are stream copies
 (no re-encoding) of those segments; `gaps` lists any time without footage and its reason.
+(Chain v2 segments, "chain_version": 2, link SHA-256(prev_chain || canonical JSON of the row).)
+
+5. Proof that these segments existed when the box said so: `proof` in manifest.json names, per
+   camera, a signed checkpoint of the box's chain heads (checkpoint-N.json) and the run of links
+   from the first source segment to that head (chain-CAMERA.jsonl). `edge verify-export` checks
+   them; the checkpoint's signature alone, with OpenSSL:
+
+     openssl pkeyutl -verify -pubin -inkey {public_key} -rawin -in checkpoint-N.body.json \\
+         -sigfile checkpoint-N.sig
+
+   and its RFC 3161 timestamp (when checkpoint-N.tsr is present; tsa-ca.pem is the TSA's CA):
+
+     openssl ts -verify -data checkpoint-N.body.json -in checkpoint-N.tsr -CAfile tsa-ca.pem
+
+   The box operator's central archive holds the same checkpoint (same body) if the box is honest.
 """
 
 
@@ -259,8 +275,13 @@ class _Bundle:
 def _check_chain(report: BundleReport, cam: dict[str, Any]) -> None:
     prev_row: dict[str, Any] | None = None
     for seg in cam.get("source_segments", []):
-        link = segment_link(seg["prev_chain"], seg["sha256"], cam["camera"], seg["start_us"], seg["end_us"],
-                            seg["bytes"])
+        if seg.get("chain_version", 1) == 1:
+            link = segment_link(seg["prev_chain"], seg["sha256"], cam["camera"], seg["start_us"], seg["end_us"],
+                                seg["bytes"])
+        else:
+            link = link_v2(seg["prev_chain"], segment_record_v2(
+                cam["camera"], seg["seq"], seg["start_us"], seg["end_us"], seg["path"], seg["bytes"], seg["packets"],
+                seg["codec"], seg["width"], seg["height"], seg["sha256"], seg["origin"], seg["created_us"]))
         if link != seg["chain"]:
             report.problems.append(f"{cam['camera']} segment seq {seg['seq']}: chain link does not match")
         if prev_row is not None and seg["seq"] == prev_row["seq"] + 1 and seg["prev_chain"] != prev_row["chain"]:
@@ -343,3 +364,6 @@ def _verify(bundle: _Bundle, report: BundleReport, public_pem: bytes | None, exp
                                                                                           cam["bytes"])):
             report.problems.append(f"{name}: the manifest's camera entry and file list disagree")
         _check_chain(report, cam)
+    problems, checked = check_proof(bundle.read, manifest, key_pem)
+    report.problems += problems
+    report.checked += checked

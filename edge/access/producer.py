@@ -11,23 +11,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 from edge.access.bundle import MANIFEST, write_bundle
+from edge.access.bundle_proof import add_proof
 from edge.access.exports import Export, ExportManager, State
 from edge.config import EdgeConfig
 from edge.periodic import PeriodicService
 from storage.clip_mux import ClipResult, ExportAborted, ExportError, write_clip
 from storage.clock import iso_precise as iso
 from storage.fsutil import fsync_dir, rename_durable
+from storage.index import Segment
 from storage.register import SYSTEM, AccessRegister
 from storage.salvage import sha256_file
 from storage.signing import DeviceKey
 from storage.store import SegmentStore
 
 log = logging.getLogger(__name__)
+
+
+def safe_name(text: str) -> str:
+    """A file name from box id, case number and camera: letters, digits, '-', '_' and '.' only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "export"
 
 
 class ExportProducer(PeriodicService):
@@ -87,7 +95,11 @@ class ExportProducer(PeriodicService):
             if not any(c.file for c in clips):
                 raise ExportError("no recorded footage in the requested range: "
                                   + "; ".join(f"{c.camera}: {g['reasons']}" for c in clips for g in c.gaps))
-            manifest_sha = write_bundle(tmp, self._manifest(exp, clips), self.key)
+            manifest = self._manifest(exp, clips)
+            # The checkpoint(s) and TSA tokens covering the source segments (edge/bundle_proof.py).
+            manifest["proof"] = add_proof(tmp, self.cfg, self.store.index, self.key, self._sources(exp, clips),
+                                          self.exports.clock.now_us())
+            manifest_sha = write_bundle(tmp, manifest, self.key)
             rename_durable(tmp, final)
         except ExportAborted:
             log.info("export %d: interrupted; it is produced again at the next start", exp.id)
@@ -122,8 +134,19 @@ class ExportProducer(PeriodicService):
                 # Pin, then re-read: a segment retention marked before the pin is no longer 'stored'.
                 live = [s for s in index.segments_in_range(cam, spec.start_us, spec.end_us) if s.id in ids]
                 results.append(write_clip(index, self.store.layout.root, cam, live, spec.start_us, spec.end_us,
-                                          tmp / f"{cam}.mp4", step, self.stopping))
+                                          tmp / self.clip_name(exp, cam), step, self.stopping))
         return results
+
+    def _sources(self, exp: Export, clips: list[ClipResult]) -> dict[str, list[Segment]]:
+        out: dict[str, list[Segment]] = {}
+        for c in clips:
+            segs = [self.store.index.segment_by_id(int(s["id"])) for s in c.segments]
+            out[c.camera] = sorted((s for s in segs if s is not None), key=lambda s: s.seq)
+        return out
+
+    def clip_name(self, exp: Export, camera: str) -> str:
+        """Box id, case number and camera in the file name (a clip keeps its origin when copied)."""
+        return safe_name(f"{self.cfg.box.id}_{exp.spec.case_number or f'export-{exp.id}'}_{camera}") + ".mp4"
 
     def _manifest(self, exp: Export, clips: list[ClipResult]) -> dict[str, Any]:
         spec = exp.spec

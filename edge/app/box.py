@@ -15,7 +15,9 @@ from edge.access.exports import ExportManager
 from edge.access.hold_release import HoldReleases
 from edge.access.hold_requests import HoldRequests
 from edge.access.holds import HoldPlacement
+from edge.access.playback import Playback
 from edge.access.refusals import AnonymousRefusals
+from edge.access.review import ReviewGrants
 from edge.access.users import UserStore
 from edge.config import EdgeConfig
 from edge.monitor.alarms import AlarmCenter
@@ -46,6 +48,8 @@ class Box:
                                           cfg.access.request_ttl_hours, cfg.access.max_pending_per_user, self.holds)
         # Anonymous refusals: one register entry per source and window (edge/access/refusals.py).
         self.refusals = AnonymousRefusals(self.register, self.clock, cfg.access.refusal_window_seconds)
+        self.reviews = ReviewGrants(index, self.register, self.clock, cfg.access, self.known_cameras)
+        self.playback = Playback(self.store, self.alarms)
 
     @cached_property
     def device_key(self) -> DeviceKey:

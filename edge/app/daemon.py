@@ -26,6 +26,7 @@ from edge.app.runtime import Runtime
 from edge.gb28181.adapters import gb28181_service
 from edge.monitor.clock_watch import ClockWatch, system_sync_probe
 from edge.monitor.image_health import HealthService, sampler_period
+from edge.monitor.integrity import IntegrityService, tsa_client
 from edge.monitor.status import one_line
 from edge.offload import offload_service
 from edge.periodic import Service
@@ -72,9 +73,12 @@ class Daemon:
         # Clock steps (recorded with their size; workers re-anchor segment times) and time sync.
         self.clock_watch = ClockWatch(box.clock, box.store.index, box.alarms, on_step=self.fleet.clock_stepped,
                                       sync_probe=system_sync_probe if cfg.clock.sync_check else None)
+        # Signed checkpoints of every chain head, timestamped by the TSA if configured (issue 13).
+        self.integrity = IntegrityService(cfg.integrity, cfg.box.id, box.store.index, box.device_key, box.alarms,
+                                          box.clock, tsa_client(cfg.integrity))
         #: Background services, started after the workers and stopped before them.
         self.services: list[Service] = [self.retention, self.health, self.export_producer,
-                                        RefusalFlusher(box.refusals), self.clock_watch]
+                                        RefusalFlusher(box.refusals), self.clock_watch, self.integrity]
         # Held evidence copied to S3 Object Lock storage; None when [offload] is off.
         self.offload = offload_service(cfg, box.store, box.clock, box.register, box.alarms, box.holds, box.exports,
                                        self.export_producer.final_dir)
@@ -85,7 +89,7 @@ class Daemon:
             self.services.append(self.gb28181)
         self.runtime = Runtime(box, self.fleet, self.health, self.retention, self.export_producer, self.probes,
                                self.started_monotonic, lambda: self._stop.is_set(), self.offload,
-                               clock_watch=self.clock_watch)
+                               clock_watch=self.clock_watch, integrity=self.integrity)
         #: Services that need the runtime (the API): started last, stopped first.
         self.attached: list[Service] = [make(self.runtime) for make in attach]
         self.notifier = Notifier.from_env()
@@ -146,6 +150,7 @@ class Daemon:
         all_stopped = not late
         for svc in [*self.services, *self.attached]:
             all_stopped &= svc.join(max(0.0, deadline - time.monotonic()))
+        self.integrity.final_checkpoint()  # after the workers closed their last segments
         self.stopped_cleanly = all_stopped
         if all_stopped:
             self.box.close()

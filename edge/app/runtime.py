@@ -15,18 +15,22 @@ from edge.app.probes import Probes
 from edge.recording.fleet import CameraFleet
 
 if TYPE_CHECKING:
+    from capture.sampler import KeyframeSampler
     from capture.worker import CaptureWorker
     from edge.access.exports import ExportManager
     from edge.access.hold_release import HoldReleases
     from edge.access.hold_requests import HoldRequests
     from edge.access.holds import HoldPlacement
+    from edge.access.playback import Playback
     from edge.access.producer import ExportProducer
     from edge.access.refusals import AnonymousRefusals
+    from edge.access.review import ReviewGrants
     from edge.access.users import UserStore
     from edge.config import EdgeConfig
     from edge.monitor.alarms import AlarmCenter
     from edge.monitor.clock_watch import ClockWatch
     from edge.monitor.image_health import HealthService
+    from edge.monitor.integrity import IntegrityService
     from edge.offload import OffloadService
     from edge.recording.retention import RetentionService
     from storage.clock import Clock
@@ -50,6 +54,8 @@ class Runtime:
     offload: OffloadService | None = None
     #: Clock steps and time sync (edge/monitor/clock_watch.py), read by the status document.
     clock_watch: ClockWatch | None = None
+    #: The checkpoint service (signed chain heads; metrics read its last checkpoint).
+    integrity: IntegrityService | None = None
 
     # The box's parts, by name (read-only views for the API and the status document).
     @property
@@ -99,6 +105,19 @@ class Runtime:
     @property
     def refusals(self) -> AnonymousRefusals:
         return self.box.refusals
+
+    @property
+    def reviews(self) -> ReviewGrants:
+        return self.box.reviews
+
+    @property
+    def playback(self) -> Playback:
+        return self.box.playback
+
+    @property
+    def sampler(self) -> KeyframeSampler:
+        """The capture threads' keyframe hook: the live view reads the newest keyframes from it."""
+        return self.health.sampler
 
     @property
     def device_key(self) -> DeviceKey:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
+from pathlib import Path
 from typing import Any
 
 from capture.redact import redact_url
@@ -23,6 +25,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="re-hash every segment and check the hash chains")
     add_config_arg(p)
     p.add_argument("--camera", metavar="ID", help="only this camera")
+    p.add_argument("--checkpoints", metavar="FILE_OR_URL",
+                   help="signed checkpoints archived off the box (JSON or JSON lines; a URL is read with"
+                        " the bearer token in $EDGE_API_TOKEN)")
+    p.add_argument("--public-key", metavar="PEM", type=Path, help="the device key to trust (default: the"
+                   " archive's, else the box's)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("categories", help="list the Art. 9 site categories and the Art. 10 prohibited ones")
@@ -70,11 +77,26 @@ def cmd_verify(ns: argparse.Namespace) -> int:
     cfg = load_or_report(ns.config)
     if cfg is None:
         return EXIT_CONFIG
+    from edge.cli.verify_integrity import ArchiveError, check_integrity, load_archive, trusted_key
+    from storage.checkpoint_verify import wanted_positions
+    from storage.checkpoints import since
     from storage.clock import SystemClock
     from storage.store import SegmentStore
     from storage.verify import verify_store
 
-    store = SegmentStore(cfg.storage.root, SystemClock())
+    archive, archived_key = None, None
+    if ns.checkpoints is not None:
+        try:
+            archive, archived_key = load_archive(ns.checkpoints)
+        except ArchiveError as exc:
+            print(f"cannot read the checkpoints: {exc}")
+            return EXIT_CONFIG
+    try:
+        # Read-only: verify creates nothing and changes nothing in the store it judges.
+        store = SegmentStore(cfg.storage.root, SystemClock(), read_only=True)
+    except (FileNotFoundError, sqlite3.Error) as exc:
+        print(f"cannot open the store read-only: {exc}")
+        return EXIT_CONFIG
     try:
         if ns.camera is not None and ns.camera not in {c.id for c in cfg.cameras} | set(store.index.cameras()):
             print(f"unknown camera '{ns.camera}'")
@@ -87,7 +109,13 @@ def cmd_verify(ns: argparse.Namespace) -> int:
         # Every row retention marked deleted must be named in the (verified) register.
         checks.append(lambda: [line for line in unrecorded_deletes(store.index)
                                if ns.camera is None or line.startswith(f"UNRECORDED DELETE {ns.camera} #")])
-        report = verify_store(store, ns.camera, checks)
+        from storage.retention_check import deletes_under_floor
+
+        checks.append(lambda: deletes_under_floor(store.index, legal.MIN_RETENTION_DAYS))
+        own = since(store.index.reader(), 0, 0, 2**62)
+        report = verify_store(store, ns.camera, checks, wanted_positions([*own, *(archive or [])]))
+        if ns.camera is None:
+            check_integrity(cfg, store, report, archive, own, trusted_key(store, archived_key, ns.public_key, report))
     finally:
         store.close()
     for line in report.problems:

@@ -1,6 +1,9 @@
-"""hold add/list: flag footage important to public safety (Art. 19(8)) at the box.
+"""hold add/list/release: flag footage important to public safety (Art. 19(8)) at the box.
 
-There is deliberately no `hold release`: releasing before expiry is the two-person path of the API.
+`hold release` is the two-person early release (edge/access/hold_release.py), as the API and the
+page do it: an officer asks (reason, approval document), then a different approver approves or
+denies. Each person proves who they are with their own API token (prompted, or --token-file),
+so the shell user is never the second person.
 """
 
 from __future__ import annotations
@@ -32,6 +35,20 @@ def register(sub: Any) -> None:
     add_config_arg(p)
     p.add_argument("--all", action="store_true", help="include released and expired holds")
     p.set_defaults(func=cmd_hold_list)
+    p = hsub.add_parser("release", help="two-person early release: an officer asks, another approver decides")
+    add_config_arg(p)
+    p.add_argument("hold_id", type=int, metavar="HOLD", help="the hold's number")
+    step = p.add_mutually_exclusive_group(required=True)
+    step.add_argument("--request", action="store_true", help="ask for the release (officer's token)")
+    step.add_argument("--approve", action="store_true", help="approve the pending release (approver's token)")
+    step.add_argument("--deny", metavar="REASON", help="deny the pending release (approver's token)")
+    p.add_argument("--reason", metavar="TEXT", help="why the hold may end early (with --request)")
+    p.add_argument("--doc-number", metavar="NO", help="approval document number (with --request)")
+    p.add_argument("--doc-issued-by", metavar="UNIT", help="who issued the approval document")
+    p.add_argument("--doc-issued-on", metavar="YYYY-MM-DD", help="when it was issued")
+    p.add_argument("--token-file", type=argparse.FileType("r"), metavar="PATH",
+                   help="read your API token from this file (default: prompt)")
+    p.set_defaults(func=cmd_hold_release)
 
 
 def parse_time(text: str, what: str) -> int:
@@ -93,3 +110,46 @@ def cmd_hold_list(ns: argparse.Namespace) -> int:
                   f"until {iso(h.expires_us)}\t{state}\t{h.source}\t{h.created_by}\t{h.reason}")
         print(f"{len(rows)} hold(s)")
         return EXIT_OK
+
+
+def cmd_hold_release(ns: argparse.Namespace) -> int:
+    cfg = load_or_report(ns.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    if ns.request and not (ns.reason and ns.doc_number and ns.doc_issued_by and ns.doc_issued_on):
+        print("error: --request needs --reason, --doc-number, --doc-issued-by and --doc-issued-on")
+        return EXIT_CONFIG
+    token = (ns.token_file.read() if ns.token_file else getpass.getpass("your API token: ")).strip()
+    from edge.access.users import Role
+    from edge.access.workflow import WorkflowError
+    from edge.app.box import Box
+    from storage.clock import iso
+
+    with Box(cfg) as box:
+        user = box.users.by_token(token)
+        if user is None:
+            box.register.append(Actor("anonymous", "none", "", "cli"), "auth_failure", result="refused",
+                                detail={"reason": "invalid token", "command": "hold release"})
+            print("error: that token belongs to no enabled user")
+            return EXIT_CONFIG
+        actor = Actor(user.name, user.role.value, user.credential_id, "cli")
+        try:
+            if ns.request:
+                if user.role is not Role.OFFICER:
+                    print(f"error: asking for a release is for officers, not {user.role.value}")
+                    return EXIT_CONFIG
+                doc = {"number": ns.doc_number, "issued_by": ns.doc_issued_by, "issued_on": ns.doc_issued_on,
+                       "sha256": None}
+                rel = box.hold_releases.request(ns.hold_id, actor, ns.reason, doc)
+                print(f"release of hold #{ns.hold_id} requested (request {rel.id}); it waits for a different "
+                      f"approver until {iso(rel.expires_us)}")
+            elif ns.approve:
+                hold = box.hold_releases.approve(ns.hold_id, user, actor)
+                print(f"hold #{hold.id} released by {user.name}")
+            else:
+                box.hold_releases.deny(ns.hold_id, user, actor, ns.deny)
+                print(f"release of hold #{ns.hold_id} denied")
+        except WorkflowError as exc:
+            print(f"error: {exc.reason}")
+            return EXIT_CONFIG
+    return EXIT_OK

@@ -24,6 +24,7 @@ def cmd_filing(ns: argparse.Namespace) -> int:
     if cfg is None:
         return EXIT_CONFIG
     from edge.app.box import Box
+    from edge.i18n import Localizer
     from edge.reports.filing import PackInputs, build_pack, write_pack
 
     with Box(cfg) as box:
@@ -31,7 +32,8 @@ def cmd_filing(ns: argparse.Namespace) -> int:
         store = box.store
         pack = build_pack(PackInputs(cfg, store.index, store.layout, box.clock.now_us(), box.holds.in_force(),
                                      box.device_key))
-        paths = write_pack(pack, Path(ns.output), store.layout, with_pictures=not ns.no_pictures)
+        paths = write_pack(pack, Path(ns.output), store.layout, with_pictures=not ns.no_pictures,
+                           loc=Localizer(cfg.box.language, cfg.box.timezone))
     s = pack["storage"]
     days = "unlimited" if s["forecast_days"] is None else f"{s['forecast_days']:g}"
     print(f"filing pack for box {pack['box']['id']}: {len(pack['cameras'])} camera(s), forecast {days} days "

@@ -24,7 +24,8 @@ Severity = Literal["info", "warning", "critical"]
 CODES = frozenset({
     "offline", "stalled", "dark", "overexposed", "covered", "blurred", "frozen", "moved",
     "capacity", "disk_full", "floor_at_risk", "floor_breach", "disk_error", "recovery", "offload_behind",
-    "clock_step", "clock_unsynced", "clock_drift",
+    "clock_step", "clock_unsynced", "segment_altered",
+    "checkpoint_failed", "timestamp_failed", "clock_drift",
 })
 
 

@@ -160,6 +160,23 @@ class RuntimeCollector(Collector):
                     cpu.add_metric([cam_id], st.cpu_ms_total / st.samples)
             yield samples
             yield cpu
+        yield from _integrity(getattr(self.d, "integrity", None))
+
+
+def _integrity(svc: Any) -> Iterator[Metric]:
+    """The last signed checkpoint: its time and the chain heads it names (issue 13)."""
+    info = call_dict(svc, "metrics")
+    if info is None:
+        return
+    heads = GaugeMetricFamily("edge_chain_head_seq", "Chain head position in the last checkpoint", labels=["camera"])
+    for cam_id, seq in sorted(info["heads"].items()):
+        heads.add_metric([cam_id], float(seq))
+    yield heads
+    if info["time_us"] is not None:
+        yield GaugeMetricFamily("edge_checkpoint_last_timestamp_seconds", "Time of the last signed checkpoint",
+                                value=info["time_us"] / 1e6)
+    yield CounterMetricFamily("edge_checkpoint_tsa_failures", "Failed TSA timestamp requests",
+                              value=float(info["tsa_failures"]))
 
 
 def _status(obj: Any) -> dict[str, Any] | None:

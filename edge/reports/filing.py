@@ -21,6 +21,7 @@ import jinja2
 
 from edge import legal
 from edge.config import EdgeConfig
+from edge.i18n import Localizer
 from edge.monitor import references as baseline
 from edge.monitor.status import version
 from edge.recording.capacity import forecast, held_bytes, measured_rates
@@ -181,23 +182,27 @@ def reference_data_uris(layout: Layout, camera_ids: list[str]) -> dict[str, str]
 
 def environment() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(),
-                              undefined=jinja2.StrictUndefined)
+                              undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"])
 
 
-def render_html(pack: dict[str, Any], pictures: dict[str, str]) -> str:
-    return environment().get_template("filing_standalone.html").render(pack=pack, pictures=pictures)
+def render_html(pack: dict[str, Any], pictures: dict[str, str], loc: Localizer) -> str:
+    """The standalone HTML in `loc`'s language, times in its zone (the JSON keeps UTC ISO times)."""
+    return environment().get_template("filing_standalone.html").render(
+        pack=pack, pictures=pictures, loc=loc, _=loc.gettext, gettext=loc.gettext, ngettext=loc.ngettext)
 
 
-def write_pack(pack: dict[str, Any], out_dir: Path, layout: Layout, with_pictures: bool = True) -> dict[str, Path]:
+def write_pack(pack: dict[str, Any], out_dir: Path, layout: Layout, with_pictures: bool = True,
+               loc: Localizer | None = None) -> dict[str, Path]:
     """filing.json, filing.html and filing.pdf in `out_dir` (created); returns their paths."""
     from edge.reports.pdf import render_pdf
 
+    loc = loc or Localizer("zh-CN", "Asia/Shanghai")
     out_dir.mkdir(parents=True, exist_ok=True)
     ids = [c["id"] for c in pack["cameras"]]
     paths = {"json": out_dir / "filing.json", "html": out_dir / "filing.html", "pdf": out_dir / "filing.pdf"}
     paths["json"].write_text(json.dumps(pack, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    paths["html"].write_text(render_html(pack, reference_data_uris(layout, ids) if with_pictures else {}),
+    paths["html"].write_text(render_html(pack, reference_data_uris(layout, ids) if with_pictures else {}, loc),
                              encoding="utf-8")
     pics = {i: baseline.reference_path(layout, i) for i in ids} if with_pictures else {}
-    paths["pdf"].write_bytes(render_pdf(pack, {k: v for k, v in pics.items() if v.is_file()}))
+    paths["pdf"].write_bytes(render_pdf(pack, {k: v for k, v in pics.items() if v.is_file()}, loc))
     return paths

@@ -14,6 +14,8 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from edge.i18n import Localizer
+
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 CJK_FALLBACK = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
 # fpdf2 subsets fonts with fontTools, which logs every table at INFO: noise in `edge report`'s output.
@@ -67,34 +69,39 @@ def _mbit(bps: float) -> str:
     return f"{bps / 1e6:.2f} Mbit/s"
 
 
-def render_pdf(pack: dict[str, Any], pictures: dict[str, Path]) -> bytes:
+def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer | None = None) -> bytes:
+    """The filing pack as PDF in `loc`'s language, times in its zone."""
+    loc = loc or Localizer("zh-CN", "Asia/Shanghai")
+    _ = loc.gettext
     pdf = _Pdf()
-    pdf.set_title("Filing pack " + str(pack["box"]["id"]))
+    pdf.set_title(_("Filing pack") + " " + str(pack["box"]["id"]))
     pdf.set_creator(f"edge {pack['software']['version']}")
     pdf.add_page()
-    pdf.heading("Filing pack: public security video image system", 16)
+    pdf.heading(_("Filing pack: public security video image system"), 16)
     pdf.para(pack["document"])
-    pdf.para(f"Generated {pack['generated']}")
+    pdf.para(f"{_('Generated')} {loc.iso_ts(pack['generated'])}")
     pdf.ln(2)
     box = pack["box"]
-    pdf.heading("Box")
-    pdf.rows([("Box id", box["id"]), ("Name", box["name"]), ("Site", box["site"]), ("Operator", box["operator"]),
-              ("Software", f"{pack['software']['name']} {pack['software']['version']}")])
+    pdf.heading(_("Box"))
+    pdf.rows([(_("Box id"), box["id"]), (_("Name"), box["name"]), (_("Site"), box["site"]),
+              (_("Operator"), box["operator"]),
+              (_("Software"), f"{pack['software']['name']} {pack['software']['version']}")])
     pdf.ln(2)
-    pdf.heading(f"Cameras ({len(pack['cameras'])})")
+    pdf.heading(f"{_('Cameras')} ({len(pack['cameras'])})")
     for cam in pack["cameras"]:
         pdf.set_font(pdf.family, "B", 11)
         pdf.multi_cell(0, 6, pdf.text_of(f"{cam['name']}  ({cam['id']})"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font(pdf.family, "", 9)
         ref = cam["reference"]
         pdf.rows([
-            ("Site category (Art. 9)", cam["site_category"]), ("Location / coverage", cam["location"]),
-            ("Signage (Art. 10)", "confirmed" if cam["signage"] else "NOT confirmed"),
-            ("Enabled", "yes" if cam["enabled"] else "no"),
-            ("Resolution", cam["resolution"] or "not recorded yet"), ("Codec", cam["codec"] or "not recorded yet"),
-            ("Bitrate", f"{_mbit(cam['bitrate_bps'])} ({cam['bitrate_source']})"),
-            ("Reference view", f"set {ref['set']} by {ref['set_by']}" + (" (automatic)" if ref["automatic"] else "")
-             if ref else "not commissioned yet"),
+            (_("Site category (Art. 9)"), cam["site_category"]), (_("Location / coverage"), cam["location"]),
+            (_("Signage (Art. 10)"), _("confirmed") if cam["signage"] else _("NOT confirmed")),
+            (_("Enabled"), _("yes") if cam["enabled"] else _("no")),
+            (_("Resolution"), cam["resolution"] or _("not recorded yet")),
+            (_("Codec"), cam["codec"] or _("not recorded yet")),
+            (_("Bitrate"), f"{_mbit(cam['bitrate_bps'])} ({cam['bitrate_source']})"),
+            (_("Reference view"), f"{_('set')} {loc.iso_ts(ref['set'])} {_('by')} {ref['set_by']}"
+             + (f" ({_('automatic')})" if ref["automatic"] else "") if ref else _("not commissioned yet")),
         ])
         pic = pictures.get(cam["id"])
         if pic is not None:
@@ -102,19 +109,20 @@ def render_pdf(pack: dict[str, Any], pictures: dict[str, Path]) -> bytes:
                 pdf.add_page()
             pdf.image(str(pic), w=90)
         pdf.ln(3)
-    pdf.heading("Site categories")
+    pdf.heading(_("Site categories"))
     pdf.rows([(k, ", ".join(v)) for k, v in pack["site_categories"].items()])
     pdf.ln(2)
-    pdf.heading("Storage and retention (Art. 19(8))")
+    pdf.heading(_("Storage and retention (Art. 19(8))"))
     for line in pack["retention_calculation"]:
         pdf.para(line)
     pdf.ln(2)
-    pdf.heading("Device signing key (verifies exported footage)")
-    pdf.rows([("Algorithm", pack["signing_key"]["algorithm"]), ("Fingerprint", pack["signing_key"]["fingerprint"])])
+    pdf.heading(_("Device signing key (verifies exported footage)"))
+    pdf.rows([(_("Algorithm"), pack["signing_key"]["algorithm"]),
+              (_("Fingerprint"), pack["signing_key"]["fingerprint"])])
     pdf.mono(pack["signing_key"]["public_pem"])
     if pack["checks"]:
         pdf.ln(2)
-        pdf.heading("Open points before filing")
+        pdf.heading(_("Open points before filing"))
         for c in pack["checks"]:
             pdf.para("- " + c)
     return bytes(pdf.output())
