@@ -76,7 +76,9 @@ class KeyframeSampler:
         ctx = stream.codec_context
         extradata = ctx.extradata
         width, height = getattr(ctx, "width", 0) or 0, getattr(ctx, "height", 0) or 0
-        return Sample(camera, bytes(packet), ctx.name, bytes(extradata) if extradata else None,
+        # canonical_name: the codec's name ("h264") also when the stream's context is an encoder's
+        # (the native ingest path's output stream), so the health thread finds a decoder.
+        return Sample(camera, bytes(packet), ctx.codec.canonical_name, bytes(extradata) if extradata else None,
                       int(width), int(height), packet.pts, now, self._wall_us())
 
     def watch(self, camera: str, seconds: float) -> Sample | None:

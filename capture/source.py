@@ -32,3 +32,8 @@ class CameraSource(Protocol):
 
     @property
     def reconnect_max(self) -> float: ...
+
+    @property
+    def ingest(self) -> str:
+        """"auto" | "native" | "pyav": which ingest path the worker runs (capture.native_session)."""
+        ...

@@ -40,6 +40,12 @@ class CameraStatus:
     codec: str = ""
     width: int = 0
     height: int = 0
+    #: "native" or "pyav": the ingest path of the current connection.
+    ingest: str = ""
+    #: RTP packets missing from the sequence (native ingest).
+    rtp_lost: int = 0
+    #: The camera's clock (RTCP sender reports) minus the box's, µs; None until a report came.
+    clock_drift_us: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def snapshot(self) -> dict[str, object]:

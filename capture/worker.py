@@ -17,7 +17,9 @@ import av
 import av.stream
 
 from capture.errors import classify
+from capture.native_session import NativeSession
 from capture.redact import redact_text, redact_url
+from capture.rtsp.errors import Unsupported
 from capture.session import RATE_WINDOW, Reconnect, Session
 from capture.source import CameraSource
 from capture.state import CameraState, CameraStatus
@@ -61,6 +63,8 @@ class CaptureWorker:
         self._thread: threading.Thread | None = None
         self._gap_id: int | None = None
         self.audio_warned = False
+        #: Native ingest for this camera until it proves unsupported ("auto" falls back once).
+        self.native = camera.ingest != "pyav"
 
     # -- start/stop protocol --------------------------------------------------------------------
     def start(self) -> None:
@@ -149,12 +153,20 @@ class CaptureWorker:
         while not self.stop_event.is_set():
             if failures == 0:
                 self.status.state = CameraState.CONNECTING
-            session = Session(self)
+            session: Session | NativeSession = NativeSession(self) if self.native else Session(self)
+            self.status.ingest = "native" if self.native else "pyav"
             reason, detail = "stream_ended", "the camera ended the stream"
             try:
                 session.run()
             except Reconnect as exc:
                 reason, detail = exc.reason, exc.detail
+            except Unsupported as exc:
+                if self.cfg.ingest == "auto":
+                    log.info("camera %s: native ingest does not handle this stream (%s); using PyAV",
+                             self.cfg.id, exc)
+                    self.native = False
+                    continue  # (the finally below closes the session)
+                reason, detail = exc.reason, str(exc)
             except Exception as exc:  # noqa: BLE001 - no camera fault may end the worker
                 reason, detail = classify(exc)
                 if reason == "error":

@@ -280,6 +280,10 @@ class CameraConfig(Strict):
     #: (an endless header line, a huge SDP then junk) never trips the socket timeout.
     handshake_timeout: float = Field(default=15.0, gt=0.0, le=600.0)
     record_audio: bool = True
+    #: How packets come off the camera: "native" (own RTSP/TCP client and RTP depacketizers, H.264/
+    #: H.265 + AAC), "pyav" (FFmpeg's RTSP demuxer), or "auto" (native, falling back to PyAV with one
+    #: log line for what it does not handle: other codecs, UDP-only cameras, rtsps://).
+    ingest: Literal["auto", "native", "pyav"] = "auto"
     #: GB/T 28181 channel code (20 digits, type 131/132) under which the platform sees this camera.
     gb28181_channel_id: str = ""
 

@@ -37,6 +37,7 @@ class SegmentFile:
         self._sync_interval = sync_interval
         self._last_sync = time.monotonic()
         self._kept_sha: str | None = None  # set when a disk-full write left the file cut in place
+        self._external = False  # written through its path by the muxer's own I/O (`written_by_path`)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._fd is None:
@@ -55,11 +56,26 @@ class SegmentFile:
             self._last_sync = time.monotonic()
         return total
 
+    def written_by_path(self) -> None:
+        """The muxer writes this file through `partial` with its own (C-level) I/O instead of `write`:
+        size and SHA-256 are then taken from the closed file at `publish`, read back from the page
+        cache, and `sync_if_due` bounds what a power cut can lose."""
+        self._external = True
+
+    def sync_if_due(self, now: float) -> None:
+        """For `written_by_path` files: the periodic fdatasync (and the size, for the store's usage)."""
+        if self._fd is not None and self._sync_interval and now - self._last_sync >= self._sync_interval:
+            os.fdatasync(self._fd)
+            self.size = os.fstat(self._fd).st_size
+            self._last_sync = now
+
     def publish(self) -> PublishedFile:
         """fsync, rename to the final name, fsync the directory. Only then may the index know it."""
         if self._fd is None:
             raise ValueError("segment file already closed")
         os.fsync(self._fd)
+        if self._external and self._kept_sha is None:
+            self._kept_sha, self.size = sha256_file(self.partial)
         os.close(self._fd)
         self._fd = None
         os.rename(self.partial, self.final)

@@ -46,7 +46,7 @@ def test_ingest_counts_every_packet_of_the_window(tmp_path: Path, require_simula
         assert m["packets_written"] > 0 and m["cpu_s"] >= 0 and m["peak_rss_mb"] > 10
     if HAVE_FFMPEG:
         assert set(run["ratios_edge_over_ffmpeg"]) >= {"cpu", "peak_rss", "pss"}
-        assert set(run["goals_met"]) == {"cpu_le_0.8x", "rss_le_0.1x", "no_loss"}
+        assert set(run["goals_met"]) == {"cpu_le_0.7x", "rss_le_0.1x", "no_loss", "written_per_received_le_1.02"}
 
 
 @pytest.mark.timeout(240)

@@ -52,11 +52,13 @@ def partials(root: Path) -> list[Path]:
 @pytest.fixture
 def recorded(tmp_path: Path, clip: Callable[..., Path], simulator: Callable[..., Simulator],
              daemons: list[DaemonProcess]) -> Path:
-    """Two cameras recorded for at least four segments each, then stopped with SIGTERM."""
+    """Two cameras recorded for at least four segments each, then stopped with SIGTERM: one through
+    the native ingest path, one through PyAV's demuxer, so every test on this store checks both."""
     sim = simulator({"cam1": clip(seed=1), "cam2": clip(seed=2)})
     root = tmp_path / "store"
     d = new_daemon(tmp_path, base_sections(root, segment_seconds=SEG),
-                   [camera("gate-1", sim.url("cam1")), camera("gate-2", sim.url("cam2"))])
+                   [camera("gate-1", sim.url("cam1"), ingest="native"),
+                    camera("gate-2", sim.url("cam2"), ingest="pyav")])
     daemons.append(d)
     d.start()
     health = httpx.get(d.url + "/healthz").json()
@@ -123,7 +125,8 @@ def test_outage_is_a_gap_and_recording_resumes(tmp_path: Path, clip: Callable[..
     steady = simulator({"cam": clip(seed=4)})
     root = tmp_path / "store"
     d = new_daemon(tmp_path, base_sections(root, segment_seconds=SEG),
-                   [camera("flaky", flaky.url("cam")), camera("steady", steady.url("cam"))])
+                   [camera("flaky", flaky.url("cam"), ingest="native"),
+                    camera("steady", steady.url("cam"), ingest="pyav")])
     daemons.append(d)
     d.start()
     wait_for(lambda: count(root, "flaky") >= 2, 30, 0.2, "flaky camera recording")
@@ -192,13 +195,15 @@ def test_bad_cameras_never_stop_the_good_one(tmp_path: Path, clip: Callable[...,
         silent.stop()
 
 
-def test_kill_9_mid_segment_is_recovered(tmp_path: Path, clip: Callable[..., Path],
+@pytest.mark.parametrize("ingest", ["native", "pyav"])
+def test_kill_9_mid_segment_is_recovered(ingest: str, tmp_path: Path, clip: Callable[..., Path],
                                          simulator: Callable[..., Simulator],
                                          daemons: list[DaemonProcess]) -> None:
     sim = simulator({"cam": clip(seed=6)})
     root = tmp_path / "store"
     # Long segments so the kill lands mid-segment with several complete fragments (one per GOP).
-    d = new_daemon(tmp_path, base_sections(root, segment_seconds=30), [camera("cam-1", sim.url("cam"))])
+    d = new_daemon(tmp_path, base_sections(root, segment_seconds=30),
+                   [camera("cam-1", sim.url("cam"), ingest=ingest)])
     daemons.append(d)
     d.start()
     wait_for(lambda: [p for p in partials(root) if p.stat().st_size > 20_000], 20, 0.1, "a partial with fragments")

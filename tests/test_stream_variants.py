@@ -72,7 +72,7 @@ def test_aac_audio_is_kept(store: SegmentStore, clip: Callable[..., Path],
 def test_g711_audio_is_dropped_with_one_log_line(store: SegmentStore, clip: Callable[..., Path],
                                                   simulator: Callable[..., Simulator],
                                                   caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="capture.session")
+    caplog.set_level(logging.INFO, logger="capture")
     sim = simulator({"cam": clip(seed=8)}, audio={"cam": "pcma"})
     segs = record(store, sim.url("cam"), lambda s: len(s) >= 2)
     with av.open(str(store.path_of(segs[0]))) as c:

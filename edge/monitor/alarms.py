@@ -25,7 +25,7 @@ CODES = frozenset({
     "offline", "stalled", "dark", "overexposed", "covered", "blurred", "frozen", "moved",
     "capacity", "disk_full", "floor_at_risk", "floor_breach", "disk_error", "recovery", "offload_behind",
     "clock_step", "clock_unsynced", "segment_altered",
-    "checkpoint_failed", "timestamp_failed",
+    "checkpoint_failed", "timestamp_failed", "clock_drift",
 })
 
 

@@ -26,6 +26,7 @@ from capture.sampler import DecodeError, KeyframeSampler, Sample, decode
 from capture.state import CameraState
 from capture.worker import CaptureWorker
 from edge.config import HealthConfig
+from edge.monitor import clock_drift
 from edge.monitor import references as baseline
 from edge.monitor.alarms import AlarmCenter, Severity
 from edge.periodic import PeriodicService
@@ -120,6 +121,7 @@ class HealthService(PeriodicService):
         open_gaps = {g.camera: g for g in self.store.index.open_gaps()}
         stopping = self.stopping()
         for cam_id, w in list(self.workers.items()):
+            clock_drift.check(alarms, cam_id, w.status)
             state = w.status.state
             gap = open_gaps.get(cam_id)
             dead = not w.alive and not stopping

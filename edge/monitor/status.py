@@ -76,6 +76,7 @@ RULES: dict[str, tuple[str, str]] = {
     "recorder_stopped": ("Art. 19(7)", "continuous operation"),
     "clock_step": ("Art. 20(3)", "original records preserved (evidence times)"),
     "clock_unsynced": ("Art. 20(3)", "original records preserved (evidence times)"),
+    "clock_drift": ("Art. 20(3)", "original records preserved (evidence times)"),
 }
 #: How a camera alarm reads in a sentence ("camera gate-2 offline since 10:02 UTC").
 PHRASE = {
@@ -83,6 +84,7 @@ PHRASE = {
     "dark": "picture too dark", "overexposed": "picture overexposed", "covered": "lens covered",
     "blurred": "picture blurred", "frozen": "picture frozen",
     "moved": "view differs from its commissioned reference (moved or re-aimed; report it, Art. 19(5))",
+    "clock_drift": "camera clock off the recorder's",
 }
 
 
