@@ -27,7 +27,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 if TYPE_CHECKING:
-    from edge.config import ApiConfig
+    from edge.config_sections import ApiConfig
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.server import build_server
 from edge.app.fdlimit import api_connection_cap
-from edge.config import ApiConfig
+from edge.config_sections import ApiConfig
 
 #: How long start waits for the socket to be bound.
 BIND_TIMEOUT = 10.0

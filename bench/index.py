@@ -235,7 +235,7 @@ def measure_status(root: Path, cameras: list[str], n: int, budget_s: float) -> d
 
 
 def measure_sweep(root: Path, days: float, end_us: int) -> dict[str, Any]:
-    from edge.config import RetentionConfig
+    from edge.config_sections import RetentionConfig
     from storage.holds import HoldStore
     from storage.register import AccessRegister
     from storage.retention import RetentionEngine

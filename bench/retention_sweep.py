@@ -20,7 +20,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, log, machine  # noqa: E402
-from edge.config import RetentionConfig  # noqa: E402
+from edge.config_sections import RetentionConfig
 from storage.clock import DAY_US, OffsetClock  # noqa: E402
 from storage.holds import HoldStore  # noqa: E402
 from storage.register import AccessRegister, Query  # noqa: E402

@@ -16,7 +16,7 @@ from helpers import base_sections, camera, new_daemon, run_edge, wait_for
 from tsa_fixture import TsaServer, tsa  # noqa: F401 (tsa: the fixture)
 
 from capture.sim.simulator import free_port
-from edge.config import IntegrityConfig
+from edge.config_sections import IntegrityConfig
 from edge.monitor.alarms import AlarmCenter
 from edge.monitor.integrity import IntegrityService
 from edge.monitor.tsa_client import TsaClient

@@ -10,7 +10,7 @@ import pytest
 from edge.access.exports import ExportManager, ExportSpec, State
 from edge.access.users import Role, User
 from edge.access.workflow import Person, WorkflowError, second_person_refusal
-from edge.config import AccessConfig
+from edge.config_sections import AccessConfig
 from storage.clock import OffsetClock
 from storage.register import AccessRegister, Actor
 from storage.store import SegmentStore

@@ -200,7 +200,7 @@ def echo_client_app() -> Callable[..., object]:
                                            (["10.0.0.0/8"], "127.0.0.1")])
 def test_build_server_believes_forwarding_headers_only_from_trusted_proxies(trusted: list[str], seen: str) -> None:
     from api.server import build_server
-    from edge.config import ApiConfig
+    from edge.config_sections import ApiConfig
 
     port = free_port()
     server = build_server(echo_client_app(), ApiConfig(host="127.0.0.1", port=port, trusted_proxies=trusted))
@@ -245,7 +245,7 @@ def run_echo_server(cfg: object, max_connections: int | None = None) -> tuple[ob
 
 
 def test_half_requests_are_closed_after_the_head_timeout_and_extra_connections_refused() -> None:
-    from edge.config import ApiConfig
+    from edge.config_sections import ApiConfig
 
     port = free_port()
     server, thread, _ = run_echo_server(ApiConfig(host="127.0.0.1", port=port, header_timeout_seconds=1.0), 8)

@@ -25,7 +25,7 @@ from edge.access.workflow import (
     WorkflowError,
     second_person_refusal,
 )
-from edge.config import AccessConfig
+from edge.config_sections import AccessConfig
 from storage.clock import HOUR_US, Clock
 from storage.holds import Hold, register_hold_create
 from storage.index import Index

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.config import RetentionConfig
+from edge.config_sections import RetentionConfig
 from storage.clock import Clock
 from storage.holds import HoldError
 from storage.index import Index

@@ -17,7 +17,7 @@ from typing import Any
 from edge.access.hold_policy import bound_hold
 from edge.access.users import User
 from edge.access.workflow import Request, Use, Workflow, WorkflowError
-from edge.config import RetentionConfig
+from edge.config_sections import RetentionConfig
 from storage.clock import HOUR_US, Clock
 from storage.holds import Hold, HoldError, HoldStore, register_hold_create
 from storage.index import Index

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from edge.access.hold_policy import HoldRefused, HoldTooLong, bound_hold
 from edge.access.workflow import InvalidRequest, Problem, WorkflowError
-from edge.config import RetentionConfig
+from edge.config_sections import RetentionConfig
 from storage.clock import Clock
 from storage.holds import Hold, HoldError, HoldStore, register_hold_create
 from storage.index import Index

@@ -17,7 +17,7 @@ from typing import Any
 
 from edge.access.users import Role, User
 from edge.access.workflow import APPROVED, InvalidRequest, Problem, Request, Use, Workflow, WorkflowError
-from edge.config import AccessConfig
+from edge.config_sections import AccessConfig
 from storage.clock import HOUR_US, Clock
 from storage.index import Index
 from storage.register import AccessRegister, Actor

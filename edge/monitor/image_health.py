@@ -25,7 +25,7 @@ from capture import image_checks as health
 from capture.sampler import DecodeError, KeyframeSampler, Sample, decode
 from capture.state import CameraState
 from capture.worker import CaptureWorker
-from edge.config import HealthConfig
+from edge.config_sections import HealthConfig
 from edge.monitor import clock_drift
 from edge.monitor import references as baseline
 from edge.monitor.alarms import AlarmCenter, Severity

@@ -14,7 +14,7 @@ import threading
 
 import httpx
 
-from edge.config import IntegrityConfig
+from edge.config_sections import IntegrityConfig
 from edge.monitor.alarms import AlarmCenter
 from edge.monitor.tsa_client import TsaClient
 from edge.periodic import PeriodicService

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from edge.config import OffloadConfig
+from edge.config_sections import OffloadConfig
 
 CHUNK = 1024 * 1024
 #: The largest object one PUT may carry (S3's limit); larger ones would need a multipart upload.
