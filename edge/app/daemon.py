@@ -102,6 +102,8 @@ class Daemon:
         self.lock.acquire()
         # Recovery logs each event itself; it must finish before any worker writes.
         recover(self.box.store, [c.id for c in self.cfg.cameras])
+        # Review clips are caches built from stored segments for a grant: an earlier run's are stale.
+        self.box.playback.clear()
         self.fleet.start(self.retention.on_segment, self.sampler.offer if self.cfg.health.enabled else None)
         for svc in self.services:
             svc.start()
