@@ -119,10 +119,11 @@ def test_held_segments_exports_and_checkpoints_are_locked_and_cannot_be_removed(
         bundle.mkdir(parents=True)
         (bundle / "manifest.json").write_text('{"export": 5}', encoding="utf-8")
         box.exports.append(ReadyExport(5, bundle))
-        # The integrity feature's table, as a stand-in: any columns, an id.
+        # A row of the integrity feature's table (storage/checkpoints.py signs real ones; the
+        # offload copies whatever the row holds, the TSA token once it is there).
         with box.store.index.write() as c:
-            c.execute("CREATE TABLE checkpoints (id INTEGER PRIMARY KEY, time_us INTEGER, heads TEXT, sig BLOB)")
-            c.execute("INSERT INTO checkpoints VALUES (1, ?, '{\"gate\": 2}', x'00ff')", (box.clock.now_us(),))
+            c.execute("INSERT INTO checkpoints (id, time_us, body, signature, tsa_token)"
+                      " VALUES (1, ?, ?, 'AP8=', x'00ff')", (box.clock.now_us(), '{"gate": 2}'))
         box.offload.tick()
 
         s3 = moto.client()
@@ -142,7 +143,9 @@ def test_held_segments_exports_and_checkpoints_are_locked_and_cannot_be_removed(
         ck = box.offload.queue.by_source("checkpoint:1")
         assert ck is not None and ck.state == "done"
         body = s3.get_object(Bucket=bucket, Key=ck.key)["Body"].read()
-        assert json.loads(body)["sig"] == {"base64": "AP8="}
+        record = json.loads(body)
+        assert record["body"] == '{"gate": 2}' and record["signature"] == "AP8="
+        assert record["tsa_token"] == {"base64": "AP8="}
         exp = box.offload.queue.by_source("export:5/manifest.json")
         assert exp is not None and exp.key == "box-7/exports/5/manifest.json"
         assert exp.retain_until_us >= box.clock.now_us() + 729 * DAY_US, "no hold: the configured period"

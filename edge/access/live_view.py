@@ -30,16 +30,36 @@ SESSION_IDLE_S = 60.0
 TIME_BASE = Fraction(1, 90_000)
 
 
+def annex_b(sample: Sample) -> tuple[bytes, bytes | None]:
+    """The keyframe as Annex-B, with the extradata to give the muxer.
+
+    The PyAV ingest path hands Annex-B packets; the native path hands length-prefixed ones with
+    avcC/hvcC extradata (its first byte is 1), their parameter sets inline before each keyframe.
+    The one-frame muxer below takes Annex-B, so length-prefixed NAL units get start codes (the bytes
+    of each unit unchanged)."""
+    if not sample.extradata or sample.extradata[0] != 1:
+        return sample.data, sample.extradata
+    data, out, i = sample.data, bytearray(), 0
+    while i + 4 <= len(data):
+        n = int.from_bytes(data[i:i + 4], "big")
+        if n == 0 or i + 4 + n > len(data):
+            break  # a torn unit: keep what came before it
+        out += b"\x00\x00\x00\x01" + data[i + 4:i + 4 + n]
+        i += 4 + n
+    return bytes(out), None
+
+
 def keyframe_mp4(sample: Sample) -> bytes:
     """One keyframe as a playable one-frame MP4 (the muxer takes SPS/PPS from the Annex-B packet)."""
+    data, extradata = annex_b(sample)
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
         stream = cast(VideoStream, out.add_stream(sample.codec, rate=25))
         stream.width, stream.height = sample.width, sample.height
-        if sample.extradata:
-            stream.codec_context.extradata = sample.extradata
+        if extradata:
+            stream.codec_context.extradata = extradata
         stream.time_base = TIME_BASE
-        pkt = av.Packet(sample.data)
+        pkt = av.Packet(data)
         pkt.pts = pkt.dts = 0
         pkt.duration = 3600
         pkt.time_base = TIME_BASE
