@@ -21,7 +21,7 @@ from capture.rtsp.errors import RtspError, Unsupported
 from capture.rtsp.h264 import H264Depacketizer, avcc
 from capture.rtsp.h265 import to_annexb
 from capture.rtsp.rtp import AccessUnit
-from capture.session import Reconnect, SessionHost
+from capture.session import Reconnect, SessionHost, anchor_wall, segment_closed
 from capture.state import CameraState
 from capture.timestamps import TimestampPolicy, Verdict
 from storage.index import Segment
@@ -54,28 +54,11 @@ class NativeSession:
         return wall + (n // self._rate if n >= 0 else -(-n // self._rate))
 
     def _anchor_wall(self) -> int:
-        """As `Session._anchor_wall`: now, but never before the end of the camera's last segment
-        (after the clock stepped back, segment times must not overlap or go backwards)."""
-        now = self.w.clock.now_us()
-        last = self.w.status.last_segment_end_us
-        if last is None:
-            seg = self.w.store.index.last_segment(self.w.cfg.id)
-            last = seg.end_us if seg is not None else None
-        return now if last is None else max(now, last)
+        return anchor_wall(self.w)
 
     def _segment_closed(self, seg: Segment) -> None:
         # On the closer thread when the reader loop runs the session (one writer per field still).
-        st = self.w.status
-        st.segments += 1
-        st.last_segment_end_us = seg.end_us
-        window = self.w.rate_window
-        window.append((seg.bytes, seg.packets, max(seg.end_us - seg.start_us, 1)))
-        seconds = sum(w[2] for w in window) / 1_000_000
-        st.bitrate = sum(w[0] for w in window) * 8 / seconds
-        st.fps = sum(w[1] for w in window) / seconds
-        st.codec, st.width, st.height = seg.codec, seg.width, seg.height
-        if self.w.on_segment is not None:
-            self.w.on_segment(seg)
+        segment_closed(self.w, seg)
 
     def _keyframe(self, pkt: av.Packet, stream: av.stream.Stream) -> None:
         if self.w.on_keyframe is not None:

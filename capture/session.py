@@ -83,6 +83,34 @@ class SessionHost(Protocol):
     def gap_close(self, end_us: int) -> None: ...
 
 
+def anchor_wall(host: SessionHost) -> int:
+    """The wall time of a new anchor: now, but never before the end of the camera's last segment
+    (after the clock stepped back, segment times must not overlap or go backwards). Shared by
+    both ingest paths' sessions."""
+    now = host.clock.now_us()
+    last = host.status.last_segment_end_us
+    if last is None:
+        seg = host.store.index.last_segment(host.cfg.id)
+        last = seg.end_us if seg is not None else None
+    return now if last is None else max(now, last)
+
+
+def segment_closed(host: SessionHost, seg: Segment) -> None:
+    """A closed segment's figures into the camera's status (rates over the last few segments,
+    not the last one alone), then the host's callback. Shared by both ingest paths' sessions."""
+    st = host.status
+    st.segments += 1
+    st.last_segment_end_us = seg.end_us
+    window = host.rate_window
+    window.append((seg.bytes, seg.packets, max(seg.end_us - seg.start_us, 1)))
+    seconds = sum(w[2] for w in window) / 1_000_000
+    st.bitrate = sum(w[0] for w in window) * 8 / seconds
+    st.fps = sum(w[1] for w in window) / seconds
+    st.codec, st.width, st.height = seg.codec, seg.width, seg.height
+    if host.on_segment is not None:
+        host.on_segment(seg)
+
+
 class Session:
     def __init__(self, worker: SessionHost) -> None:
         self.w = worker
@@ -107,28 +135,11 @@ class Session:
         return wall + (n // d if n >= 0 else -(-n // d))
 
     def _anchor_wall(self) -> int:
-        """The wall time of a new anchor: now, but never before the end of the camera's last
-        segment (after the clock stepped back, segment times must not overlap or go backwards)."""
-        now = self.w.clock.now_us()
-        last = self.w.status.last_segment_end_us
-        if last is None:
-            seg = self.w.store.index.last_segment(self.w.cfg.id)
-            last = seg.end_us if seg is not None else None
-        return now if last is None else max(now, last)
+        return anchor_wall(self.w)
 
     # -- segment callbacks ----------------------------------------------------------------------
     def _segment_closed(self, seg: Segment) -> None:
-        st = self.w.status
-        st.segments += 1
-        st.last_segment_end_us = seg.end_us
-        window = self.w.rate_window
-        window.append((seg.bytes, seg.packets, max(seg.end_us - seg.start_us, 1)))
-        seconds = sum(w[2] for w in window) / 1_000_000
-        st.bitrate = sum(w[0] for w in window) * 8 / seconds
-        st.fps = sum(w[1] for w in window) / seconds
-        st.codec, st.width, st.height = seg.codec, seg.width, seg.height
-        if self.w.on_segment is not None:
-            self.w.on_segment(seg)
+        segment_closed(self.w, seg)
 
     # -- the connection -------------------------------------------------------------------------
     def run(self) -> None:
