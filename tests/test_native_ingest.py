@@ -28,15 +28,34 @@ from storage.clock import SystemClock
 from storage.store import SegmentStore
 
 
-def collect_native(url: str, seconds: float, audio: bool) -> tuple[list[tuple[tuple[bytes, ...], int]],
-                                                                   list[tuple[bytes, int]]]:
+class Overlap:
+    """Both clients record until both have been receiving for `seconds`: under load one of them
+    (PyAV probing the audio stream) can join seconds after the other, and a fixed window per client
+    then leaves too short a common run to compare."""
+
+    def __init__(self, seconds: float, cap: float = 40.0) -> None:
+        self.seconds = seconds
+        self.cap = time.monotonic() + cap
+        self.first: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def receiving(self, who: str) -> bool:
+        """Notes `who` got a packet; False once both have received for `seconds` (or at the cap)."""
+        now = time.monotonic()
+        with self.lock:
+            self.first.setdefault(who, now)
+            both = len(self.first) == 2 and now > max(self.first.values()) + self.seconds
+        return not both and now < self.cap
+
+
+def collect_native(url: str, window: Overlap, audio: bool) -> tuple[list[tuple[tuple[bytes, ...], int]],
+                                                                    list[tuple[bytes, int]]]:
     src = NativeSource(url, 5.0, audio=audio)
     src.connect()
     video: list[tuple[tuple[bytes, ...], int]] = []
     sound: list[tuple[bytes, int]] = []
-    end = time.monotonic() + seconds
     try:
-        while time.monotonic() < end:
+        while window.receiving("native"):
             for au in src.read():
                 ts = au.ts - src.origin(au)
                 if au.stream == 0:
@@ -48,13 +67,12 @@ def collect_native(url: str, seconds: float, audio: bool) -> tuple[list[tuple[tu
     return video, sound
 
 
-def collect_pyav(url: str, seconds: float, audio: bool, out: dict[str, list[tuple[object, int]]]) -> None:
+def collect_pyav(url: str, window: Overlap, audio: bool, out: dict[str, list[tuple[object, int]]]) -> None:
     opts = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32", "fflags": "nobuffer"}
     with av.open(url, options=opts) as c:
         streams = [c.streams.video[0]] + ([c.streams.audio[0]] if audio else [])
-        end = time.monotonic() + seconds
         for pkt in c.demux(streams):
-            if time.monotonic() > end:
+            if not window.receiving("pyav"):
                 break
             if not pkt.size or pkt.pts is None:
                 continue
@@ -100,9 +118,10 @@ def test_same_access_units_as_pyav(audio: bool, clip: Callable[..., Path],
     sim = simulator({"cam": clip(seed=3)}, audio={"cam": "aac"} if audio else None)
     url = sim.url("cam")
     got: dict[str, list[tuple[object, int]]] = {"video": [], "audio": []}
-    t = threading.Thread(target=collect_pyav, args=(url, 4.0, audio, got))
+    window = Overlap(4.0)
+    t = threading.Thread(target=collect_pyav, args=(url, window, audio, got))
     t.start()
-    video, sound = collect_native(url, 4.0, audio)
+    video, sound = collect_native(url, window, audio)
     t.join(30)
     assert aligned(list(video), got["video"]) >= 50  # two seconds of frames at least
     keys = [nals for nals, _ in video if any(u[0] & 0x1F == 5 for u in nals)]
