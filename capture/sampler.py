@@ -42,10 +42,16 @@ class KeyframeSampler:
     """Keeps at most one pending keyframe per camera. A keyframe is copied when the camera's slot is
     empty (the health thread took the last one) or holds one older than `period` seconds, so the
     sample judged at a tick is at most `period` plus one GOP old, and consecutive samples are a
-    health interval apart (not two: a fixed "every N s" would skip keyframes that come early)."""
+    health interval apart (not two: a fixed "every N s" would skip keyframes that come early).
 
-    def __init__(self, period: float, wall_us: Callable[[], int] | None = None) -> None:
+    With `rest` set, a camera's slot stays empty for that long after the health thread took its
+    sample: a keyframe (~400 KB at 1080p) is then held for the last stretch before the next pass
+    rather than for the whole health interval, per camera."""
+
+    def __init__(self, period: float, wall_us: Callable[[], int] | None = None, rest: float = 0.0) -> None:
         self.period = period
+        self.rest = rest
+        self._taken: dict[str, float] = {}
         self._wall_us = wall_us or (lambda: time.time_ns() // 1000)
         self._lock = threading.Lock()
         self._pending: dict[str, Sample] = {}
@@ -61,13 +67,15 @@ class KeyframeSampler:
         """On the capture thread: must stay cheap (a dict lookup, and a copy when a sample is due)."""
         now = time.monotonic()
         watched = self._watched_until.get(camera, 0.0) > now
-        if not watched and camera in self._pending and now - self._last.get(camera, -1e9) < self.period:
+        if not watched and (now - self._taken.get(camera, -1e9) < self.rest or (
+                camera in self._pending and now - self._last.get(camera, -1e9) < self.period)):
             return
         sample = self._copy(camera, packet, stream, now)
         with self._lock:
             if watched:
                 self._live[camera] = sample
-            if camera not in self._pending or now - self._last.get(camera, -1e9) >= self.period:
+            resting = now - self._taken.get(camera, -1e9) < self.rest
+            if not resting and (camera not in self._pending or now - self._last.get(camera, -1e9) >= self.period):
                 self._pending[camera] = sample
                 self._last[camera] = now
                 self.offered += 1
@@ -93,6 +101,8 @@ class KeyframeSampler:
         the same picture twice)."""
         with self._lock:
             sample = self._pending.pop(camera, None)
+            if sample is not None:
+                self._taken[camera] = time.monotonic()
         if sample is not None:
             self.taken += 1
         return sample
