@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -82,26 +81,6 @@ def cpu_seconds(pid: int) -> float:
     # The command name (field 2) may contain spaces; the fields after it start past the last ')'.
     fields = data[data.rindex(b")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def thread_cpu_seconds(pid: int) -> dict[str, float]:
-    """user+sys per thread name (trailing digits dropped, so `capture-cam-1`... sum as one) of a
-    process, from /proc/PID/task/*/stat; threads that ended are missing."""
-    out: dict[str, float] = {}
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        name = re.sub(r"[-_]?\d+$", "", data[data.index(b"(") + 1:data.rindex(b")")].decode("ascii", "replace"))
-        fields = data[data.rindex(b")") + 2:].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return out
 
 
 def status_kb(pid: int, key: str) -> int:

@@ -54,7 +54,6 @@ from bench.common import (  # noqa: E402
     pss_kb,
     ratio,
     status_kb,
-    thread_cpu_seconds,
 )
 from bench.ingest_counts import FPS, edge_counts, ffmpeg_counts, loss  # noqa: E402
 from capture.sim.simulator import Simulator, default_clip_dir, free_port, make_clip, simulator_available  # noqa: E402
@@ -78,7 +77,6 @@ class Meter:
     def __init__(self, pids: list[int]) -> None:
         self.pids = pids
         self.cpu0 = self._cpu()
-        self.threads0 = thread_cpu_seconds(pids[0]) if len(pids) == 1 else {}
         self.io0 = self._io()
         self.t0 = time.monotonic()
         self.wall0 = time.time()
@@ -107,7 +105,6 @@ class Meter:
 
     def finish(self) -> dict[str, Any]:
         cpu = self._cpu() - self.cpu0
-        threads1 = thread_cpu_seconds(self.pids[0]) if self.threads0 else {}
         io1 = self._io()
         elapsed = time.monotonic() - self.t0
         self.sample()
@@ -120,10 +117,6 @@ class Meter:
             "peak_rss_sampled_mb": round(self.peak_rss_sampled_kb / 1024, 1),
             "pss_mb": round(sum(pss_kb(p) for p in self.pids) / 1024, 1),
             "written_bytes": io1.get("wchar", 0) - self.io0.get("wchar", 0),
-            # Where a single process's CPU went, by thread name (threads that ended are left out).
-            **({"cpu_s_by_thread": {k: round(v - self.threads0.get(k, 0.0), 2) for k, v in sorted(
-                threads1.items(), key=lambda kv: self.threads0.get(kv[0], 0.0) - kv[1])
-                if v - self.threads0.get(k, 0.0) >= 0.01}} if threads1 else {}),
         }
 
 
