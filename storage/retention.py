@@ -11,7 +11,8 @@ Deletion is two-phase (as Kafka deletes log segments):
      one `retention_delete` (or `floor_breach`) entry in the hash-chained access register, naming
      each segment by camera, seq, sha256 and chain value, with the reason; the rows go to 'deleted'
      with the time; and the entry's id joins the list of batches whose files may still exist
-     (meta `UNLINKING_META`). Then the batch's files are unlinked, outside the index lock;
+     (meta `UNLINKING_META`). Then the batch's files are unlinked, by a thread while the next
+     batch is marked, outside the index lock;
   2. per set of batches (up to FINISH segments, and at the end of the sweep): each directory the
      set unlinked from is fsynced once (not once per batch: a day's sweep touches the same day
      directory of every camera in every batch), then the set's ids leave the list in one small
