@@ -50,8 +50,18 @@ def create_app(daemon: Runtime) -> FastAPI:
     from fastapi import Request
     from fastapi.responses import JSONResponse
 
+    from api.auth import Refusal
     from api.presenters import localizer_for, refusal_json
     from edge.access.workflow import WorkflowError
+
+    @app.exception_handler(Refusal)
+    def refused_request(request: Request, err: Exception) -> JSONResponse:
+        """An API refusal (authentication, role, a missing id): its code and its reason translated."""
+        assert isinstance(err, Refusal)
+        loc = localizer_for(request)
+        return JSONResponse({"detail": err.detail, **err.message.to_json(), "message": loc.message(err.message)},
+                            status_code=err.status_code,
+                            headers={**(err.headers or {}), "Content-Language": loc.language})
 
     @app.exception_handler(WorkflowError)
     def refused_step(request: Request, err: WorkflowError) -> JSONResponse:
