@@ -35,7 +35,7 @@ class Message:
 
     def render(self, gettext: Any) -> str:
         """The text through `gettext` (a str → str), its parameters filled in (translated too)."""
-        params = {k: (v.render(gettext) if isinstance(v, Message) else v) for k, v in self.params.items()}
+        params = {k: _param(v, gettext) for k, v in self.params.items()}
         text: str = gettext(self.text)
         if not params:
             return text
@@ -48,7 +48,17 @@ class Message:
     def to_json(self) -> dict[str, Any]:
         """The machine-readable part: the code and the parameters (nested messages by their code)."""
         return {"code": self.code,
-                "params": {k: (v.code if isinstance(v, Message) else v) for k, v in self.params.items()}}
+                "params": {k: (v.code if isinstance(v, Message) else
+                               [x.code for x in v] if isinstance(v, list | tuple) else v)
+                           for k, v in self.params.items()}}
+
+
+def _param(value: Any, gettext: Any) -> Any:
+    if isinstance(value, Message):
+        return value.render(gettext)
+    if isinstance(value, list | tuple) and all(isinstance(v, Message) for v in value):
+        return ", ".join(v.render(gettext) for v in value)
+    return value
 
 
 def term(word: str) -> Message:
