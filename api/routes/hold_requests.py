@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
 from api.auth import Principal, daemon_of, require
@@ -12,6 +12,7 @@ from api.presenters import hold_out
 from api.schemas import ApprovalDocument, HoldIn, HoldOut, PersonOut, ReleaseDenyIn
 from edge.access.hold_requests import HoldRequest
 from edge.access.users import Role
+from edge.access.workflow import InvalidRequest, Problem, unknown_camera
 from storage.clock import datetime_to_us, iso
 
 router = APIRouter(prefix="/api/v1/hold-requests", tags=["holds"])
@@ -60,8 +61,7 @@ def request_out(r: HoldRequest) -> HoldRequestOut:
 def create_request(body: HoldRequestIn, request: Request, p: Officer) -> HoldRequestOut:
     d = daemon_of(request)
     if body.camera is not None and body.camera not in d.box.known_cameras():
-        raise HTTPException(status_code=422, detail=[{"loc": ["body", "camera"], "type": "value_error",
-                                                      "msg": f"unknown camera '{body.camera}'"}])
+        raise InvalidRequest([Problem(("camera",), unknown_camera(body.camera))])
     req = d.hold_requests.request(p.actor, body.camera, datetime_to_us(body.start), datetime_to_us(body.end),
                                   body.reason, body.case_number, body.approval_document.model_dump(mode="json"))
     return request_out(req)
