@@ -93,8 +93,11 @@ class Daemon:
         self.runtime = Runtime(box, self.fleet, self.health, self.retention, self.export_producer, self.probes,
                                self.started_monotonic, lambda: self._stop.is_set(), self.offload,
                                clock_watch=self.clock_watch, integrity=self.integrity)
-        #: Services that need the runtime (the API): started last, stopped first.
-        self.attached: list[Service] = [make(self.runtime) for make in attach]
+        #: Services that need the runtime (the API): made and started last (after the cameras:
+        #: importing the web stack takes a good part of a second that recording need not wait
+        #: for), stopped first.
+        self._attach = list(attach)
+        self.attached: list[Service] = []
         self.notifier = Notifier.from_env()
         self._notify: NotifyService | None = None
 
@@ -111,7 +114,9 @@ class Daemon:
         self.fleet.start(self.retention.on_segment, self.sampler.offer)
         for svc in self.services:
             svc.start()
-        for svc in self.attached:
+        for make in self._attach:
+            svc = make(self.runtime)
+            self.attached.append(svc)
             svc.start()
         trying = self.fleet.settle(SETTLE_SECONDS, self._stop.is_set)
         if trying:
