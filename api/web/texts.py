@@ -11,6 +11,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from edge import legal
 from edge.i18n import Localizer
 from edge.i18n.message import N_
 
@@ -125,4 +126,10 @@ def action(ctx: Context, code: object) -> Markup:
     return _word(ctx["loc"], ACTIONS, code)
 
 
-FILTERS = {"action": action, "role": role, "state": state, "alarm": alarm, "gap_reason": gap_reason, "event": event}
+@pass_context
+def site_category(ctx: Context, code: object) -> Markup:
+    return _word(ctx["loc"], legal.SITE_CATEGORY_NAMES, code)
+
+
+FILTERS = {"action": action, "site_category": site_category, "role": role, "state": state, "alarm": alarm,
+           "gap_reason": gap_reason, "event": event}

@@ -189,7 +189,10 @@ BITRATE_SOURCES = (N_("measured"), N_("expected_bitrate (no footage yet)"))
 
 def localized(pack: dict[str, Any], loc: Localizer) -> dict[str, Any]:
     """The pack's sentences in `loc`'s language (the JSON keeps them in English)."""
+    cats = {c["site_category"] for c in pack["cameras"]} | set(pack["site_categories"])
     return {"document": loc.gettext(DOCUMENT),
+            "categories": {c: loc.gettext(legal.SITE_CATEGORY_NAMES[c]) if c in legal.SITE_CATEGORY_NAMES else c
+                           for c in cats},
             "calculation": [loc.message(m) for m in calculation_messages(pack["storage"])],
             "checks": [loc.message(m) for m in check_messages(pack["cameras"], pack["storage"])]}
 

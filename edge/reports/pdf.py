@@ -81,7 +81,7 @@ def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer |
     pdf.add_page()
     pdf.heading(_("Filing pack: public security video image system"), 16)
     texts = texts or {"document": pack["document"], "calculation": pack["retention_calculation"],
-                      "checks": pack["checks"]}
+                      "checks": pack["checks"], "categories": {}}
     pdf.para(texts["document"])
     pdf.para(f"{_('Generated')} {loc.iso_ts(pack['generated'])}")
     pdf.ln(2)
@@ -98,7 +98,9 @@ def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer |
         pdf.set_font(pdf.family, "", 9)
         ref = cam["reference"]
         pdf.rows([
-            (_("Site category (Art. 9)"), cam["site_category"]), (_("Location / coverage"), cam["location"]),
+            (_("Site category (Art. 9)"),
+             f"{texts['categories'].get(cam['site_category'], cam['site_category'])} ({cam['site_category']})"),
+            (_("Location / coverage"), cam["location"]),
             (_("Signage (Art. 10)"), _("confirmed") if cam["signage"] else _("NOT confirmed")),
             (_("Enabled"), _("yes") if cam["enabled"] else _("no")),
             (_("Resolution"), cam["resolution"] or _("not recorded yet")),
@@ -114,7 +116,7 @@ def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer |
             pdf.image(str(pic), w=90)
         pdf.ln(3)
     pdf.heading(_("Site categories"))
-    pdf.rows([(k, ", ".join(v)) for k, v in pack["site_categories"].items()])
+    pdf.rows([(f"{texts['categories'].get(k, k)} ({k})", ", ".join(v)) for k, v in pack["site_categories"].items()])
     pdf.ln(2)
     pdf.heading(_("Storage and retention (Art. 19(8))"))
     for line in texts["calculation"]:
