@@ -44,8 +44,10 @@ class KeyframeSampler:
     sample judged at a tick is at most `period` plus one GOP old, and consecutive samples are a
     health interval apart (not two: a fixed "every N s" would skip keyframes that come early)."""
 
-    def __init__(self, period: float, wall_us: Callable[[], int] | None = None) -> None:
+    def __init__(self, period: float, wall_us: Callable[[], int] | None = None, health: bool = True) -> None:
         self.period = period
+        #: False with [health] off: nobody takes health samples, so only watched cameras are copied.
+        self.health = health
         self._wall_us = wall_us or (lambda: time.time_ns() // 1000)
         self._lock = threading.Lock()
         self._pending: dict[str, Sample] = {}
@@ -61,13 +63,14 @@ class KeyframeSampler:
         """On the capture thread: must stay cheap (a dict lookup, and a copy when a sample is due)."""
         now = time.monotonic()
         watched = self._watched_until.get(camera, 0.0) > now
-        if not watched and camera in self._pending and now - self._last.get(camera, -1e9) < self.period:
+        due = self.health and (camera not in self._pending or now - self._last.get(camera, -1e9) >= self.period)
+        if not watched and not due:
             return
         sample = self._copy(camera, packet, stream, now)
         with self._lock:
             if watched:
                 self._live[camera] = sample
-            if camera not in self._pending or now - self._last.get(camera, -1e9) >= self.period:
+            if due:
                 self._pending[camera] = sample
                 self._last[camera] = now
                 self.offered += 1

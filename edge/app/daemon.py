@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from capture.sampler import KeyframeSampler
+from edge.access.playback import ClipSweeper
 from edge.access.producer import ExportProducer
 from edge.access.refusals import RefusalFlusher
 from edge.app.box import Box
@@ -65,7 +66,8 @@ class Daemon:
         self.retention = RetentionService(cfg, box.store, box.holds, box.register, box.alarms, self.fleet.workers,
                                           box.clock)
         # Image health and offline/stalled alarms; the sampler is the capture threads' keyframe hook.
-        self.sampler = KeyframeSampler(sampler_period(cfg.health.interval_seconds), box.clock.now_us)
+        self.sampler = KeyframeSampler(sampler_period(cfg.health.interval_seconds), box.clock.now_us,
+                                       health=cfg.health.enabled)
         self.health = HealthService(cfg.health, [c.id for c in cfg.cameras], box.store, box.alarms, box.register,
                                     box.clock, self.fleet.workers, self.sampler, lambda: self._stop.is_set())
         self.export_producer = ExportProducer(cfg, box.store, box.exports, box.register, box.device_key)
@@ -78,7 +80,8 @@ class Daemon:
                                           box.clock, tsa_client(cfg.integrity))
         #: Background services, started after the workers and stopped before them.
         self.services: list[Service] = [self.retention, self.health, self.export_producer,
-                                        RefusalFlusher(box.refusals), self.clock_watch, self.integrity]
+                                        RefusalFlusher(box.refusals), self.clock_watch, self.integrity,
+                                        ClipSweeper(box.playback, box.reviews)]
         # Held evidence copied to S3 Object Lock storage; None when [offload] is off.
         self.offload = offload_service(cfg, box.store, box.clock, box.register, box.alarms, box.holds, box.exports,
                                        self.export_producer.final_dir)
@@ -107,7 +110,8 @@ class Daemon:
         recover(self.box.store, [c.id for c in self.cfg.cameras])
         # Review clips are caches built from stored segments for a grant: an earlier run's are stale.
         self.box.playback.clear()
-        self.fleet.start(self.retention.on_segment, self.sampler.offer if self.cfg.health.enabled else None)
+        # Always the sampler: with [health] off it keeps only the live view's keyframes (watched cameras).
+        self.fleet.start(self.retention.on_segment, self.sampler.offer)
         for svc in self.services:
             svc.start()
         for make in self._attach:
