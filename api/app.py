@@ -50,14 +50,25 @@ def create_app(daemon: Runtime) -> FastAPI:
     from fastapi import Request
     from fastapi.responses import JSONResponse
 
-    from api.presenters import http_error
+    from api.auth import Refusal
+    from api.presenters import localizer_for, refusal_json
     from edge.access.workflow import WorkflowError
 
+    @app.exception_handler(Refusal)
+    def refused_request(request: Request, err: Exception) -> JSONResponse:
+        """An API refusal (authentication, role, a missing id): its code and its reason translated."""
+        assert isinstance(err, Refusal)
+        loc = localizer_for(request)
+        return JSONResponse({"detail": err.detail, **err.message.to_json(), "message": loc.message(err.message)},
+                            status_code=err.status_code,
+                            headers={**(err.headers or {}), "Content-Language": loc.language})
+
     @app.exception_handler(WorkflowError)
-    def refused_step(_: Request, err: WorkflowError) -> JSONResponse:
-        """A refused workflow step (already registered by the domain) as its HTTP answer."""
-        http = http_error(err)
-        return JSONResponse({"detail": http.detail}, status_code=http.status_code)
+    def refused_step(request: Request, err: WorkflowError) -> JSONResponse:
+        """A refused workflow step (already registered by the domain) as its HTTP answer, its
+        reason in the client's language beside the stable code."""
+        return JSONResponse(refusal_json(err, localizer_for(request)), status_code=err.status,
+                            headers={"Content-Language": localizer_for(request).language})
 
     from api.web import install as install_web
 

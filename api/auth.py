@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from edge.access.users import Role, User
+from edge.i18n.message import N_, Message
 from storage.register import Actor
 
 if TYPE_CHECKING:
@@ -39,28 +40,37 @@ def daemon_of(request: Request) -> Runtime:
     return d
 
 
+class Refusal(HTTPException):
+    """An API refusal with a stable code: answered as `detail` (English, as before), `code`,
+    `params` and `message` in the client's language (api/app.py's handler)."""
+
+    def __init__(self, status: int, message: Message, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status, detail=str(message), headers=headers)
+        self.message = message
+
+
 def client_source(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _refuse(request: Request, status: int, reason: str, actor: Actor, record: bool = True) -> HTTPException:
+def _refuse(request: Request, status: int, reason: Message, actor: Actor, record: bool = True) -> HTTPException:
     d = daemon_of(request)
     action = "access_denied" if status == 403 else "auth_failure"
     if record:
         d.register.append(actor, action, result="refused",
-                          detail={"method": request.method, "path": request.url.path, "reason": reason})
+                          detail={"method": request.method, "path": request.url.path, "reason": str(reason)})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429:
         headers = {"Retry-After": "60"}
-    return HTTPException(status_code=status, detail=reason, headers=headers)
+    return Refusal(status, reason, headers)
 
 
-def _refuse_anonymous(request: Request, status: int, reason: str) -> HTTPException:
+def _refuse_anonymous(request: Request, status: int, reason: Message) -> HTTPException:
     """A refusal before anyone is known: counted into the source's aggregated register entry
     (edge/access/refusals.py), never a row per request, so the register cannot be flooded anonymously."""
-    daemon_of(request).refusals.record(client_source(request), request.method, request.url.path, reason)
+    daemon_of(request).refusals.record(client_source(request), request.method, request.url.path, str(reason))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "60"}
-    return HTTPException(status_code=status, detail=reason, headers=headers)
+    return Refusal(status, reason, headers)
 
 
 def authenticate(request: Request, token: str | None) -> Principal:
@@ -69,15 +79,17 @@ def authenticate(request: Request, token: str | None) -> Principal:
     source = client_source(request)
     throttle = d.users.throttle
     if throttle.blocked(source):
-        raise _refuse_anonymous(request, 429, "too many failed authentications from this address; retry later")
+        raise _refuse_anonymous(request, 429, Message("throttled", N_("too many failed authentications from this "
+                                                                      "address; retry later")))
     if not token:
         # Counted like a wrong token: otherwise anonymous requests would go unthrottled.
         throttle.failed(source)
-        raise _refuse_anonymous(request, 401, "authentication required: send 'Authorization: Bearer TOKEN'")
+        raise _refuse_anonymous(request, 401, Message("no_token", N_("authentication required: send "
+                                                                     "'Authorization: Bearer TOKEN'")))
     user = d.users.by_token(token)
     if user is None:
         throttle.failed(source)
-        raise _refuse_anonymous(request, 401, "invalid or revoked token")
+        raise _refuse_anonymous(request, 401, Message("bad_token", N_("invalid or revoked token")))
     return Principal(user, source)
 
 
@@ -100,7 +112,8 @@ def require(*roles: Role) -> Callable[..., Principal]:
         if principal is None:
             principal = authenticate(request, token)
         if principal.user.role not in allowed:
-            raise _refuse(request, 403, f"role '{principal.user.role.value}' may not do this", principal.actor)
+            raise _refuse(request, 403, Message("role_refused", N_("role '%(role)s' may not do this"),
+                                                {"role": principal.user.role.value}), principal.actor)
         return principal
 
     return dependency

@@ -2,7 +2,9 @@
 
 Also the one mapping of a refused workflow step to HTTP: a `WorkflowError` keeps its status and
 reason; an `InvalidRequest` becomes a 422 whose detail names each field and rule, as FastAPI's
-own validation errors do.
+own validation errors do. The JSON keeps `detail` in English (as it always was) and adds the
+stable `code`, its `params`, and `message`: the reason in the reader's language (Accept-Language,
+else `[box] language`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 
 from api.schemas import AuditPage, ExportOut, HoldOut, PersonOut, RegisterEntryOut, ReleaseOut, ReviewOut
 from edge.access.exports import Export, State
@@ -18,13 +20,29 @@ from edge.access.hold_release import Release
 from edge.access.playback import Clip
 from edge.access.review import Grant
 from edge.access.workflow import InvalidRequest, Person, WorkflowError
-from edge.i18n import Localizer
+from edge.i18n import Localizer, choose_language
 from storage.clock import iso_precise
 from storage.holds import Hold
 from storage.register import ACTIONS, AccessRegister, Entry, Query
 
 if TYPE_CHECKING:
     from edge.app.runtime import Runtime
+
+
+def localizer_for(request: Request) -> Localizer:
+    """The language (the client's Accept-Language, else `[box] language`) and zone of a request."""
+    box = request.app.state.daemon.cfg.box
+    return Localizer(choose_language(request.headers.get("accept-language"), box.language), box.timezone)
+
+
+def refusal_json(err: WorkflowError, loc: Localizer) -> dict[str, Any]:
+    """A refused step as the API's JSON: English `detail`, stable `code` and `params`, translated `message`."""
+    if isinstance(err, InvalidRequest):
+        messages = [loc.message(p.message) for p in err.problems]
+        detail = [{"loc": ["body", *p.field], "msg": p.msg, "type": "value_error", "code": p.message.code,
+                   "message": m} for p, m in zip(err.problems, messages, strict=True)]
+        return {"detail": detail, "code": err.code, "message": "; ".join(messages)}
+    return {"detail": err.reason, **err.message.to_json(), "message": loc.message(err.message)}
 
 
 def http_error(err: WorkflowError) -> HTTPException:

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from edge.access.exports import ExportSpec
 from edge.access.review import ReviewSpec
 from edge.config import CAMERA_ID
+from edge.i18n.message import N_
 from storage.clock import datetime_to_us
 
 
@@ -22,15 +23,15 @@ def _encodable(v: str) -> str:
     try:
         v.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+        raise ValueError(N_("must be valid Unicode text (no lone surrogates)")) from None
     if "\x00" in v:
-        raise ValueError("must not contain NUL characters")
+        raise ValueError(N_("must not contain NUL characters"))
     return v
 
 
 def _camera_id(v: str) -> str:
     if not CAMERA_ID.match(v):
-        raise ValueError("is not a camera id ([a-z0-9-]+)")
+        raise ValueError(N_("is not a camera id ([a-z0-9-]+)"))
     return v
 
 
@@ -87,9 +88,9 @@ class ExportRequestIn(In):
     @model_validator(mode="after")
     def _range(self) -> ExportRequestIn:
         if self.start >= self.end:
-            raise ValueError("start must be before end")
+            raise ValueError(N_("start must be before end"))
         if len(set(self.cameras)) != len(self.cameras):
-            raise ValueError("cameras must not repeat")
+            raise ValueError(N_("cameras must not repeat"))
         return self
 
 
@@ -163,7 +164,7 @@ class HoldIn(In):
     @model_validator(mode="after")
     def _range(self) -> HoldIn:
         if self.start >= self.end:
-            raise ValueError("start must be before end")
+            raise ValueError(N_("start must be before end"))
         return self
 
 
@@ -232,9 +233,9 @@ class ReviewRequestIn(In):
     @model_validator(mode="after")
     def _range(self) -> ReviewRequestIn:
         if self.start >= self.end:
-            raise ValueError("start must be before end")
+            raise ValueError(N_("start must be before end"))
         if len(set(self.cameras)) != len(self.cameras):
-            raise ValueError("cameras must not repeat")
+            raise ValueError(N_("cameras must not repeat"))
         return self
 
 

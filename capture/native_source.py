@@ -88,11 +88,14 @@ class NativeSource:
             self._handlers[rtp_ch] = self.depacketizers[i].push
             self._handlers[rtcp_ch] = self._rtcp_handler(i)
         info = c.play()
-        for media in medias:
+        for media, dep in zip(medias, self.depacketizers, strict=True):
             fields = info.get(media.control) or next(
                 (v for k, v in info.items() if media.control.endswith(k) or k.endswith(media.control)), {})
             rtptime = fields.get("rtptime", "")
             self.origins.append(int(rtptime) if rtptime.isdigit() else None)
+            seq = fields.get("seq", "")
+            if seq.isdigit() and int(seq) <= 0xFFFF:
+                dep.first_seq = int(seq)
         return self.streams
 
     def _add_video(self, media: sdp.Media) -> None:

@@ -48,8 +48,11 @@ class KeyframeSampler:
     sample: a keyframe (~400 KB at 1080p) is then held for the last stretch before the next pass
     rather than for the whole health interval, per camera."""
 
-    def __init__(self, period: float, wall_us: Callable[[], int] | None = None, rest: float = 0.0) -> None:
+    def __init__(self, period: float, wall_us: Callable[[], int] | None = None, health: bool = True,
+                 rest: float = 0.0) -> None:
         self.period = period
+        #: False with [health] off: nobody takes health samples, so only watched cameras are copied.
+        self.health = health
         self.rest = rest
         self._taken: dict[str, float] = {}
         self._wall_us = wall_us or (lambda: time.time_ns() // 1000)
@@ -67,15 +70,15 @@ class KeyframeSampler:
         """On the capture thread: must stay cheap (a dict lookup, and a copy when a sample is due)."""
         now = time.monotonic()
         watched = self._watched_until.get(camera, 0.0) > now
-        if not watched and (now - self._taken.get(camera, -1e9) < self.rest or (
-                camera in self._pending and now - self._last.get(camera, -1e9) < self.period)):
+        due = self.health and now - self._taken.get(camera, -1e9) >= self.rest and (
+            camera not in self._pending or now - self._last.get(camera, -1e9) >= self.period)
+        if not watched and not due:
             return
         sample = self._copy(camera, packet, stream, now)
         with self._lock:
             if watched:
                 self._live[camera] = sample
-            resting = now - self._taken.get(camera, -1e9) < self.rest
-            if not resting and (camera not in self._pending or now - self._last.get(camera, -1e9) >= self.period):
+            if due:
                 self._pending[camera] = sample
                 self._last[camera] = now
                 self.offered += 1

@@ -167,6 +167,8 @@ class AccessConfig(Strict):
     refusal_window_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
     #: Pending requests (exports, hold releases) one user may have open at once.
     max_pending_per_user: int = Field(default=10, ge=1, le=1000)
+    #: Pending review requests one user may have open at once (more are refused with 429).
+    max_pending_reviews_per_user: int = Field(default=5, ge=1, le=1000)
     #: An approved review grant (playback on the box, never a download) lasts this many hours.
     review_hours: float = Field(default=4.0, gt=0.0, le=24.0 * 7)
 

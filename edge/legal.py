@@ -8,6 +8,8 @@ repeat the same rules with equal or stricter values.
 
 from __future__ import annotations
 
+from edge.i18n.message import N_
+
 #: Art. 19(8): footage is kept at least 30 days.
 MIN_RETENTION_DAYS = 30
 #: Art. 19(8): important public-safety footage handed to the police is kept at least 2 years.
@@ -44,6 +46,51 @@ ALLOWED_SITE_CATEGORIES: frozenset[str] = frozenset(
         "other_statutory",
     }
 )
+
+#: Each Art. 9 category in words (a catalog text: the filing pack shows it in the reader's language).
+SITE_CATEGORY_NAMES: dict[str, str] = {
+    "state_organ": N_("state organ"),
+    "broadcaster": N_("radio or television station, news media"),
+    "telecom": N_("telecommunications"),
+    "postal": N_("postal service"),
+    "financial_public_area": N_("financial unit (public area)"),
+    "key_construction": N_("key construction project"),
+    "dangerous_goods": N_("dangerous goods (research, production, sale, storage)"),
+    "energy_facility": N_("energy or power facility"),
+    "water_facility": N_("water supply facility"),
+    "utility": N_("heat or gas supply facility"),
+    "highway": N_("highway"),
+    "public_road": N_("trunk or urban road"),
+    "street": N_("street"),
+    "urban_rail": N_("metro or rail"),
+    "bridge": N_("bridge"),
+    "research_unit": N_("research unit"),
+    "school": N_("school"),
+    "hospital": N_("hospital"),
+    "scenic_area": N_("scenic spot"),
+    "park": N_("park"),
+    "airport": N_("airport"),
+    "port": N_("port"),
+    "station": N_("station"),
+    "public_transport": N_("public transport"),
+    "warehouse": N_("large warehouse"),
+    "cultural_sports_venue": N_("cultural or sports venue"),
+    "square": N_("square"),
+    "heritage_site": N_("protected heritage site"),
+    "museum": N_("museum"),
+    "archive": N_("archive"),
+    "exhibition_centre": N_("exhibition centre"),
+    "tunnel": N_("tunnel"),
+    "residential_area": N_("residential area"),
+    "commercial": N_("mall or market (public corridors, entrances)"),
+    "restaurant_public_area": N_("restaurant (public area)"),
+    "theatre": N_("theatre"),
+    "entertainment_public_area": N_("entertainment venue (public area)"),
+    "hotel_public_area": N_("hotel (public area)"),
+    "internet_cafe": N_("internet cafe"),
+    "crime_hotspot": N_("area with frequent crime or public-order cases"),
+    "other_statutory": N_("other place set by law"),
+}
 
 #: Art. 10: places and regions where installing a public video system is prohibited, with the
 #: paragraph that forbids each (used in error messages).

@@ -26,8 +26,22 @@ _COLUMNS = ("id, camera, start_us, end_us, reason, case_number, created_by, crea
             " released_us, released_by, source")
 
 
+def N_(text: str) -> str:  # noqa: N802 - marks a text for the catalog (edge/i18n); storage imports none of ours
+    return text
+
+
 class HoldError(ValueError):
-    """A hold request that cannot be honoured (bad range, missing reason, unknown hold, ...)."""
+    """A hold request that cannot be honoured (bad range, missing reason, unknown hold, ...).
+
+    `text` (with `%(name)s` placeholders) and `params` let the pages show it translated; the
+    English is `str(error)`. `code` is stable for API clients."""
+
+    code = "hold_refused"
+
+    def __init__(self, text: str, **params: object) -> None:
+        super().__init__(text % params if params else text)
+        self.text = text
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -69,15 +83,15 @@ class HoldStore:
     def create(self, camera: str | None, start_us: int, end_us: int, reason: str, case_number: str,
                created_by: str, source: str = "manual") -> Hold:
         if end_us <= start_us:
-            raise HoldError("the hold's end must be after its start")
+            raise HoldError(N_("the hold's end must be after its start"))
         if not reason.strip():
-            raise HoldError("a hold needs a reason")
+            raise HoldError(N_("a hold needs a reason"))
         if not case_number.strip():
-            raise HoldError("a hold needs a case number")
+            raise HoldError(N_("a hold needs a case number"))
         if not created_by.strip():
-            raise HoldError("a hold needs the name of who created it")
+            raise HoldError(N_("a hold needs the name of who created it"))
         if camera is not None and not camera:
-            raise HoldError("camera must be an id or None (all cameras)")
+            raise HoldError(N_("camera must be an id or None (all cameras)"))
         now = self.clock.now_us()
         with self.index.write() as c:
             cur = c.execute(
@@ -107,13 +121,13 @@ class HoldStore:
     def release(self, hold_id: int, released_by: str) -> Hold:
         """Only for the two-person release path (access issue): the approval is checked by the caller."""
         if not released_by.strip():
-            raise HoldError("a release needs the name of who released it")
+            raise HoldError(N_("a release needs the name of who released it"))
         with self._lock:
             hold = self.get(hold_id)
             if hold is None:
-                raise HoldError(f"no hold #{hold_id}")
+                raise HoldError(N_("no hold #%(id)s"), id=hold_id)
             if not hold.active:
-                raise HoldError(f"hold #{hold_id} was already released")
+                raise HoldError(N_("hold #%(id)s was already released"), id=hold_id)
             now = self.clock.now_us()
             with self.index.write() as c:
                 c.execute("UPDATE holds SET released_us=?, released_by=? WHERE id=? AND released_us IS NULL",

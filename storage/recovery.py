@@ -19,6 +19,7 @@ from storage.clock import DAY_US
 from storage.fsutil import fsync_dir, make_dirs_durable, rename_durable
 from storage.index import NewSegment
 from storage.layout import PARTIAL_SUFFIX, SEGMENT_SUFFIX, TMP_SUFFIX, day_name, parse_stem
+from storage.retention import finish_unlinks
 from storage.salvage import SalvageError, probe, salvage, sha256_file
 from storage.store import SegmentStore
 
@@ -211,6 +212,15 @@ class _Recovery:
             self.event(logging.INFO, f"{seg.camera}: finished deleting #{seg.seq} {seg.path}"
                        f" ({'file removed' if present else 'file already gone'})")
 
+    def finish_unlinks(self) -> None:
+        """Files of rows a sweep marked 'deleted' in the same transaction as its register entry,
+        left by a crash before the unlinks were done (storage/retention.py)."""
+        removed, absent = finish_unlinks(self.store)
+        self.report.deletions_finished += removed
+        if removed or absent:
+            self.event(logging.INFO, f"finished an interrupted retention sweep: {removed} file(s) removed,"
+                       f" {absent} already gone")
+
     def close_gaps(self) -> None:
         now = self.store.clock.now_us()
         for gap in self.index.open_gaps():
@@ -249,6 +259,7 @@ def recover(store: SegmentStore, cameras: Iterable[str]) -> RecoveryReport:
     for cam in names:
         rec.camera(cam, days[cam])
     rec.finish_deletions()
+    rec.finish_unlinks()
     rec.close_gaps()
     r = rec.report
     log.info("recovery done: %d recovered, %d adopted, %d empty partial(s), %d quarantined, %d swept,"

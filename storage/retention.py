@@ -7,26 +7,34 @@ pinned by a reader are skipped. Only `overwrite_oldest`, and only when the calle
 otherwise full, may go under the floor, and each such deletion is a recorded `floor_breach`.
 
 Deletion is two-phase (as Kafka deletes log segments):
-  1. per batch (BATCH segments): one `retention_delete` (or `floor_breach`) entry in the
-     hash-chained access register, naming each segment by camera, seq, sha256 and chain value, with
-     the reason; then, in one transaction, the rows go to state 'deleting' (both while readers
-     cannot pin: see storage/pins.py); then the batch's files are unlinked;
+  1. per batch (BATCH segments), in ONE transaction, while readers cannot pin (storage/pins.py):
+     one `retention_delete` (or `floor_breach`) entry in the hash-chained access register, naming
+     each segment by camera, seq, sha256 and chain value, with the reason; the rows go to 'deleted'
+     with the time; and the entry's id joins the list of batches whose files may still exist
+     (meta `UNLINKING_META`). Then the batch's files are unlinked, by a thread while the next
+     batch is marked, outside the index lock;
   2. per set of batches (up to FINISH segments, and at the end of the sweep): each directory the
      set unlinked from is fsynced once (not once per batch: a day's sweep touches the same day
-     directory of every camera in every batch);
-  3. then the set's rows go to 'deleted' with the time, in one transaction. They stay in the chain,
-     so `edge verify` still checks every link and can tell "deleted by retention" (a register
-     record exists) from "missing". Emptied day directories of past days are removed after that.
-The register entry comes first: a crash after it leaves rows still 'stored' (swept again, recorded
-twice), never a deletion without a record. A crash after 1 is finished by startup recovery.
+     directory of every camera in every batch), then the set's ids leave the list in one small
+     transaction. Emptied day directories of past days are removed after that.
+One row update per segment, not two (a 'deleting' mark and then a 'deleted' one): at 30 days x
+64 cameras the second pass through the indexes was a fifth of a one-day sweep. The rows stay in
+the chain, so `edge verify` still checks every link and can tell "deleted by retention" (a
+register record exists) from "missing". The register entry commits with the rows: a crash before
+leaves rows 'stored' (swept again), never a deletion without a record; a crash after leaves files
+of 'deleted' rows, which startup recovery removes through the list (`finish_unlinks`). Rows in the
+older 'deleting' state (stores written before this) are finished by recovery as before.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -52,6 +60,8 @@ BATCH = 2000
 FINISH = 50_000
 #: Register actions that prove a deletion (checked by `unrecorded_deletes`).
 DELETE_ACTIONS = ("retention_delete", "floor_breach")
+#: Meta key: JSON list of the register entries (ids) whose segments' files may not all be unlinked.
+UNLINKING_META = "retention.unlinking"
 
 
 @dataclass
@@ -72,8 +82,16 @@ class SweepResult:
 
 @dataclass
 class _Unfinished:
-    """Batches whose files are unlinked but whose directories are not yet fsynced (rows 'deleting')."""
+    """Batches whose files are unlinked but whose directories are not yet fsynced (their register
+    entries still in the `UNLINKING_META` list)."""
     batches: list[list[Segment]] = field(default_factory=list)
+    #: Batches marked whose unlinks run in `unlinker`: (future, segments, [entry id], kind).
+    unlinking: list[tuple[Future[list[tuple[Segment, OSError]]], list[Segment], list[int], tuple[str, str]]] = \
+        field(default_factory=list)
+    unlinker: ThreadPoolExecutor | None = None
+    #: Register entry ids of those batches whose files all went (a failed unlink keeps its batch's
+    #: id in the list, for recovery to retry).
+    entries: list[int] = field(default_factory=list)
     count: int = 0
     dirs: set[str] = field(default_factory=set)
     #: Per camera, the day directory of its latest deleted segment (and that segment's start): the
@@ -81,6 +99,19 @@ class _Unfinished:
     current: dict[str, tuple[str, int]] = field(default_factory=dict)
     #: Day directories the sweep moved past (for a camera): candidates for removal when empty.
     passed: set[str] = field(default_factory=set)
+
+
+def _unlink_all(root: str, segs: list[Segment]) -> list[tuple[Segment, OSError]]:
+    """Unlink the segments' files (already gone is fine); the ones that failed, with why."""
+    failed: list[tuple[Segment, OSError]] = []
+    for seg in segs:
+        try:
+            os.unlink(root + seg.path)  # plain strings: pathlib per segment was a third of the cost
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failed.append((seg, exc))
+    return failed
 
 
 def _held(seg: Segment, holds: list[Hold]) -> bool:
@@ -154,13 +185,14 @@ class RetentionEngine:
         batch: list[Segment] = []
         batch_kind: tuple[str, str] | None = None
         pending = 0  # bytes in `batch`
+        marked = 0  # bytes of the batches marked (their files being unlinked, or gone)
         todo = _Unfinished()
         try:
             for seg in self._pages(start):
                 res.rows_read += 1
                 if oldest_allowed is not None and seg.end_us <= oldest_allowed:
                     kind = ("retention_delete", "max_days")
-                elif res.freed_bytes + pending >= need_bytes:
+                elif marked + pending >= need_bytes:
                     res.stopped = "need_met"
                     break
                 elif seg.end_us <= floor:
@@ -180,10 +212,10 @@ class RetentionEngine:
                     res.skipped_pinned += 1
                     continue
                 if batch and (kind != batch_kind or len(batch) >= BATCH):
-                    self._delete(batch, batch_kind, res, todo)  # type: ignore[arg-type]
+                    marked += self._delete(batch, batch_kind, res, todo)  # type: ignore[arg-type]
                     batch, pending = [], 0
                     if todo.count >= FINISH:
-                        self._finish(todo, final=False)
+                        self._finish(todo, res, final=False)
                 batch.append(seg)
                 pending += seg.bytes
                 batch_kind = kind
@@ -194,95 +226,111 @@ class RetentionEngine:
                 self._delete(batch, batch_kind, res, todo)
         finally:
             # Also when a batch failed: what was already unlinked is made durable and marked.
-            self._finish(todo, final=True)
+            self._finish(todo, res, final=True)
         self._held_head = (fingerprint, start)
         if res.deleted == 0 and res.stopped == "need_met" and need_bytes == 0:
             res.stopped = "nothing_to_do"
         res.seconds = time.monotonic() - t0
         return res
 
-    def _delete(self, batch: list[Segment], kind: tuple[str, str], res: SweepResult, todo: _Unfinished) -> None:
-        """Phase 1 and the unlinks of one batch; `_finish` does the fsyncs and the 'deleted' mark."""
+    def _delete(self, batch: list[Segment], kind: tuple[str, str], res: SweepResult, todo: _Unfinished) -> int:
+        """Phase 1 of one batch, and its unlinks started; `_finish` collects them, fsyncs and takes
+        the batch off the unlink list. Returns the bytes of the segments it marked."""
         action, reason = kind
 
+        entry: list[int] = []
+
         def mark(free: list[Segment]) -> None:
-            # Phase 1: the record and the rows in ONE transaction (one commit per batch, not two),
-            # while no reader can pin one of them. Committed together, a crash leaves both or neither.
+            # The record, the rows and the unlink list in ONE transaction (one commit per batch),
+            # while no reader can pin one of them. Committed together, a crash leaves all or none.
+            now = self.clock.now_us()
             with self.register.transaction() as c:
-                self.register.append_in(
+                e = self.register.append_in(
                     c, SYSTEM, action, cameras=sorted({s.camera for s in free}), subject="retention",
                     purpose=reason, range_start_us=min(s.start_us for s in free),
                     range_end_us=max(s.end_us for s in free),
                     detail={"reason": reason, "segments": [[s.camera, s.seq, s.sha256, s.chain] for s in free]},
                 )
-                c.executemany("UPDATE segments SET state='deleting', delete_reason=? WHERE id=? AND state='stored'",
-                              [(reason, s.id) for s in free])
+                c.executemany("UPDATE segments SET state='deleted', deleted_us=?, delete_reason=?"
+                              " WHERE id=? AND state='stored'", [(now, reason, s.id) for s in free])
+                _set_unlinking(c, _unlinking(c) + [e.id])
+                entry.append(e.id)
 
         claimed = self.store.pins.claim(batch, lambda s: s.id, mark)
         res.skipped_pinned += len(batch) - len(claimed)
         if not claimed:
-            return
-        # Phase 2: the files (their directories are fsynced once per set, in `_finish`).
-        gone: list[Segment] = []
-        root = str(self.store.layout.root) + "/"  # plain strings: pathlib per segment was a third of the cost
-        for seg in claimed:
-            path = root + seg.path  # = self.store.path_of(seg); index paths are relative, POSIX
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                # Left 'deleting': startup recovery finishes it; the sweep goes on with the others.
-                log.error("retention: cannot remove %s (%s); left for recovery", seg.path, exc)
-                res.failed += 1
-                continue
-            d = path.rpartition("/")[0]
-            todo.dirs.add(d)
-            prev = todo.current.get(seg.camera)
-            if prev is not None and prev[0] != d:
-                todo.passed.add(prev[0])
-            todo.current[seg.camera] = (d, seg.start_us)
-            gone.append(seg)
-        if not gone:
-            return
-        todo.batches.append(gone)
-        todo.count += len(gone)
-        self.totals.removed(gone, refresh_oldest=False)  # the oldest: once per set, in `_finish`
-        freed = sum(s.bytes for s in gone)
-        res.deleted += len(gone)
-        res.freed_bytes += freed
-        res.reasons[reason] = res.reasons.get(reason, 0) + len(gone)
-        self.deleted_total += len(gone)
-        if action == "floor_breach":
-            res.breaches += len(gone)
-            self.breaches_total += len(gone)
-            log.error("retention: FLOOR BREACH: deleted %d segment(s) younger than %g days (%d bytes) to keep"
-                      " recording (on_full=overwrite_oldest)", len(gone), self.cfg.min_days, freed)
-        else:
-            log.info("retention: deleted %d segment(s), %d bytes (%s)", len(gone), freed, reason)
+            return 0
+        # Phase 2: the files, by a thread while this one marks the next batch (unlink is a system
+        # call: it does not hold the GIL); their directories are fsynced once per set, in `_finish`.
+        if todo.unlinker is None:
+            todo.unlinker = ThreadPoolExecutor(1, thread_name_prefix="retention-unlink")
+        root = str(self.store.layout.root) + "/"
+        todo.unlinking.append((todo.unlinker.submit(_unlink_all, root, claimed), claimed, entry, kind))
+        todo.count += len(claimed)
+        return sum(s.bytes for s in claimed)
 
-    def _finish(self, todo: _Unfinished, final: bool) -> None:
-        """Make the unlinks of the waiting batches durable (each directory fsynced once), then mark
-        their rows 'deleted' in one transaction; then remove the emptied day directories."""
-        batches, dirs = todo.batches, todo.dirs
-        todo.batches, todo.count, todo.dirs = [], 0, set()
+    def _collect(self, todo: _Unfinished, res: SweepResult) -> None:
+        """The unlinks' outcomes, batch by batch in sweep order: what went, counted; what failed stays
+        in the unlink list (its batch's entry) for startup recovery to retry."""
+        root = str(self.store.layout.root) + "/"
+        unlinking, todo.unlinking = todo.unlinking, []
+        for fut, claimed, entry, (action, reason) in unlinking:
+            failures = fut.result()
+            for seg, exc in failures:
+                log.error("retention: cannot remove %s (%s); left for recovery", seg.path, exc)
+            res.failed += len(failures)
+            if not failures:
+                todo.entries.extend(entry)
+            failed_ids = {seg.id for seg, _ in failures}
+            gone = [seg for seg in claimed if seg.id not in failed_ids] if failed_ids else claimed
+            for seg in gone:
+                d = (root + seg.path).rpartition("/")[0]
+                todo.dirs.add(d)
+                prev = todo.current.get(seg.camera)
+                if prev is not None and prev[0] != d:
+                    todo.passed.add(prev[0])
+                todo.current[seg.camera] = (d, seg.start_us)
+            if not gone:
+                continue
+            todo.batches.append(gone)
+            self.totals.removed(gone, refresh_oldest=False)  # the oldest: once per set, in `_finish`
+            freed = sum(s.bytes for s in gone)
+            res.deleted += len(gone)
+            res.freed_bytes += freed
+            res.reasons[reason] = res.reasons.get(reason, 0) + len(gone)
+            self.deleted_total += len(gone)
+            if action == "floor_breach":
+                res.breaches += len(gone)
+                self.breaches_total += len(gone)
+                log.error("retention: FLOOR BREACH: deleted %d segment(s) younger than %g days (%d bytes) to"
+                          " keep recording (on_full=overwrite_oldest)", len(gone), self.cfg.min_days, freed)
+            else:
+                log.info("retention: deleted %d segment(s), %d bytes (%s)", len(gone), freed, reason)
+
+    def _finish(self, todo: _Unfinished, res: SweepResult, final: bool) -> None:
+        """Make the unlinks of the waiting batches durable (each directory fsynced once), then take
+        their entries off the unlink list; then remove the emptied day directories."""
+        self._collect(todo, res)
+        if final and todo.unlinker is not None:
+            todo.unlinker.shutdown()
+            todo.unlinker = None
+        batches, dirs, entries = todo.batches, todo.dirs, todo.entries
+        todo.batches, todo.count, todo.dirs, todo.entries = [], 0, set(), []
         prune, todo.passed = todo.passed, set()
         if final:
             current, todo.current = todo.current, {}
         else:
             current = {}
-        if not batches:
-            self._prune_dirs(prune | self._emptied(current), self.clock.now_us())
-            return
         for d in dirs:
             if os.path.isdir(d):  # a day directory removed by hand has nothing left to make durable
                 fsync_dir(Path(d))
-        # Phase 3: the rows stay in the chain, marked deleted.
-        now = self.clock.now_us()
-        with self.index.write() as c:
-            c.executemany("UPDATE segments SET state='deleted', deleted_us=? WHERE id=? AND state='deleting'",
-                          [(now, s.id) for gone in batches for s in gone])
-        self._prune_dirs(prune | self._emptied(current), now)
+        if entries:
+            done = set(entries)
+            with self.index.write() as c:
+                _set_unlinking(c, [i for i in _unlinking(c) if i not in done])
+        self._prune_dirs(prune | self._emptied(current), self.clock.now_us())
+        if not batches:
+            return
         self.totals.refresh_oldest({s.camera for gone in batches for s in gone})
         if self.on_deleted is not None:
             for gone in batches:
@@ -322,6 +370,52 @@ class RetentionEngine:
 
     def load_counters(self) -> None:
         self.deleted_total, self.breaches_total = deletion_counters(self.index)
+
+
+def _unlinking(c: sqlite3.Connection) -> list[int]:
+    row = c.execute("SELECT value FROM meta WHERE key=?", (UNLINKING_META,)).fetchone()
+    return [int(i) for i in json.loads(row[0])] if row is not None else []
+
+
+def _set_unlinking(c: sqlite3.Connection, ids: list[int]) -> None:
+    if ids:
+        c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (UNLINKING_META, json.dumps(ids)))
+    else:
+        c.execute("DELETE FROM meta WHERE key=?", (UNLINKING_META,))
+
+
+def finish_unlinks(store: SegmentStore) -> tuple[int, int]:
+    """Startup recovery: remove what is left of the files of the batches a sweep recorded and
+    marked but did not finish unlinking (a crash, or an unlink that failed). Returns (files
+    removed, files already gone)."""
+    index = store.index
+    ids = _unlinking(index.reader())
+    if not ids:
+        return 0, 0
+    removed = absent = 0
+    dirs: set[Path] = set()
+    r = index.reader()
+    for entry_id in ids:
+        row = r.execute("SELECT detail FROM register WHERE id=?", (entry_id,)).fetchone()
+        named = json.loads(row[0]).get("segments", []) if row is not None else []
+        for camera, seq, *_ in named:
+            hit = r.execute("SELECT path FROM segments WHERE camera=? AND seq=? AND state='deleted'",
+                            (camera, seq)).fetchone()
+            if hit is None:
+                continue  # not marked (the batch skipped it): never remove a stored segment's file
+            path = store.layout.root / hit[0]
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                absent += 1
+                continue
+            removed += 1
+            dirs.add(path.parent)
+    for d in dirs:
+        fsync_dir(d)
+    with index.write() as c:
+        _set_unlinking(c, [i for i in _unlinking(c) if i not in set(ids)])
+    return removed, absent
 
 
 def deletion_counters(index: Index) -> tuple[int, int]:

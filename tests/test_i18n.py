@@ -83,3 +83,44 @@ def test_filing_pack_in_chinese_with_beijing_times(tmp_path: Path) -> None:
     assert '<html lang="zh-CN">' in html and "备案材料" in html and "UTC+08:00" in html
     assert paths["pdf"].read_bytes().startswith(b"%PDF")
     assert pack["generated"].endswith("Z")  # the JSON keeps UTC
+
+
+def test_every_marked_text_has_a_chinese_translation_and_none_is_empty_or_fuzzy() -> None:
+    """What `pybabel extract` finds in the sources (babel.cfg: `_()`, `N_()`, `{% trans %}` in the
+    templates and the filing pack) is all in the catalog; the catalog has no empty or fuzzy entry,
+    and each translation keeps its source's placeholders."""
+    import importlib.util
+
+    from babel.messages.pofile import read_po
+
+    spec = importlib.util.spec_from_file_location("compile_catalogs", ROOT / "scripts" / "compile_catalogs.py")
+    assert spec is not None and spec.loader is not None
+    compile_catalogs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compile_catalogs)
+    found = compile_catalogs.extract(ROOT)
+    assert len(found) > 300, "the extraction found the templates and the marked texts"
+    assert "Request an export" in found and "unknown camera '%(camera)s'" in found
+    missing = {t: w[0] for t, w in found.items() if t not in ZH_CN}
+    assert not missing, missing
+    with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "edge.po").open("rb") as f:
+        po = read_po(f)
+    entries = [m for m in po if m.id]
+    assert {m.id for m in entries} >= set(found)
+    assert not [m.id for m in entries if not m.string], "empty translations"
+    assert not [m.id for m in entries if m.fuzzy], "fuzzy translations"
+    slots = re.compile(r"%\(\w+\)s|%%")
+    assert not [m.id for m in entries if sorted(slots.findall(str(m.id))) != sorted(slots.findall(str(m.string)))]
+
+
+def test_a_refusal_is_a_code_with_parameters_translated_where_shown() -> None:
+    from edge.access.users import Role, User
+    from edge.access.workflow import Person, second_person_refusal, unknown_camera
+
+    why = second_person_refusal(Person("officer-1", "PSB-1"), User(1, "approver-1", Role.APPROVER, "psb-1", False))
+    assert why is not None and why.code == "same_credential"
+    assert "same work credential" in str(why)  # the register keeps the English
+    assert "工作证件" in Localizer("zh-CN", "Asia/Shanghai").message(why)
+    cam = unknown_camera("gate-9")
+    assert cam.to_json() == {"code": "unknown_camera", "params": {"camera": "gate-9"}}
+    assert Localizer("zh-CN", "UTC").message(cam) == "未知的摄像机“gate-9”"
+    assert Localizer("en", "UTC").message(cam) == "unknown camera 'gate-9'"

@@ -48,7 +48,7 @@ def test_the_two_person_rule_compares_normalised_identities() -> None:
     officer = Person("officer-1", "O-1")
     for cred in ("O\u200b-1", "o-1", "\uff2f-1", " O-1 "):
         approver = User(9, "approver-x", Role.APPROVER, cred, False)
-        assert "same work credential" in (second_person_refusal(officer, approver) or ""), cred
+        assert "same work credential" in str(second_person_refusal(officer, approver) or ""), cred
     assert same_person("Officer-1", "X", "officer-1", "Y") == "same account"
     assert second_person_refusal(officer, User(9, "approver-x", Role.APPROVER, "A-1", False)) is None
 

@@ -65,7 +65,8 @@ def test_filing_pack_lists_every_camera_and_the_forecast(tmp_path: Path) -> None
                           text=True, check=True).stdout
     for name in ("North gate", "北门", "Main square", "Ring road", "gate-1", "square-1", "road-1"):
         assert name in text, name
-    assert f"{s['forecast_days']:g} days" in text and key.fingerprint[:20] in text
+    # The PDF speaks the box's language (zh-CN by default): its retention sentences too; the JSON keeps English.
+    assert f"预计 {s['forecast_days']:g} 天" in text and key.fingerprint[:20] in text
 
 
 def test_filing_pack_refuses_a_bad_config(tmp_path: Path) -> None:

@@ -85,9 +85,9 @@ def test_failed_sign_ins_are_throttled_and_registered(bare: tuple[Daemon, Offset
     try:
         for _ in range(3):
             r = c.login("edge_wrong", expect=401)
-            assert "Sign-in failed" in r.text
+            assert "登录失败" in r.text  # the box's default language: zh-CN
         r = c.login(tokens["maint"], expect=429)
-        assert "Too many failed sign-ins" in r.text and r.headers["retry-after"] == "60"
+        assert "登录失败次数过多" in r.text and r.headers["retry-after"] == "60"
         c.login(tokens["maint"], expect=429)
         rows = _auth_failures(d)
         # Three failures, and the throttled attempts registered once per window (not a flood).

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.auth import Principal, daemon_of, require
+from api.auth import Principal, Refusal, daemon_of, require
 from api.presenters import export_out
 from api.schemas import ApproveIn, DenyIn, ExportOut, ExportRequestIn, ExportState
 from edge.access.bundle import bundle_files, zip_stream
 from edge.access.exports import State
 from edge.access.producer import safe_name
 from edge.access.users import Role
+from edge.access.workflow import NOT_FOUND
+from edge.i18n.message import N_, Message, term
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
 
@@ -48,7 +50,7 @@ def get_export(export_id: ExportId, request: Request, p: Either) -> ExportOut:
     d.exports.expire_due()
     exp = d.exports.get(export_id)
     if exp is None or not d.exports.visible_to(exp, p.user):
-        raise HTTPException(status_code=404, detail=f"no export {export_id}")
+        raise Refusal(404, Message("not_found", NOT_FOUND, {"noun": term(N_("export")), "id": export_id}))
     return export_out(d, exp, with_register=True)
 
 
@@ -76,7 +78,8 @@ def download_export(export_id: ExportId, request: Request, p: Either) -> Streami
     exp = d.exports.authorize_download(export_id, p.user, p.actor)
     directory = d.export_producer.final_dir(exp.id)
     if not directory.is_dir():
-        raise HTTPException(status_code=410, detail=f"the bundle of export {export_id} is no longer on this box")
+        raise Refusal(410, Message("bundle_gone", N_("the bundle of export %(id)s is no longer on this box"),
+                                   {"id": export_id}))
     size = sum(f.stat().st_size for f in bundle_files(directory))
     entry_id = d.exports.register_download(exp, p.actor, size)
     # Box id and case number in the name: a copied bundle keeps saying where and for what it was made.

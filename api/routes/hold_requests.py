@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
 from api.auth import Principal, daemon_of, require
-from api.presenters import hold_out, http_error
+from api.presenters import hold_out
 from api.schemas import ApprovalDocument, HoldIn, HoldOut, PersonOut, ReleaseDenyIn
 from edge.access.hold_requests import HoldRequest
 from edge.access.users import Role
-from edge.access.workflow import WorkflowError
+from edge.access.workflow import InvalidRequest, Problem, unknown_camera
 from storage.clock import datetime_to_us, iso
 
 router = APIRouter(prefix="/api/v1/hold-requests", tags=["holds"])
@@ -61,13 +61,9 @@ def request_out(r: HoldRequest) -> HoldRequestOut:
 def create_request(body: HoldRequestIn, request: Request, p: Officer) -> HoldRequestOut:
     d = daemon_of(request)
     if body.camera is not None and body.camera not in d.box.known_cameras():
-        raise HTTPException(status_code=422, detail=[{"loc": ["body", "camera"], "type": "value_error",
-                                                      "msg": f"unknown camera '{body.camera}'"}])
-    try:
-        req = d.hold_requests.request(p.actor, body.camera, datetime_to_us(body.start), datetime_to_us(body.end),
-                                      body.reason, body.case_number, body.approval_document.model_dump(mode="json"))
-    except WorkflowError as err:
-        raise http_error(err) from None
+        raise InvalidRequest([Problem(("camera",), unknown_camera(body.camera))])
+    req = d.hold_requests.request(p.actor, body.camera, datetime_to_us(body.start), datetime_to_us(body.end),
+                                  body.reason, body.case_number, body.approval_document.model_dump(mode="json"))
     return request_out(req)
 
 
@@ -82,18 +78,12 @@ def list_requests(request: Request, p: Readers) -> list[HoldRequestOut]:
              summary="Approve (a different approver): the hold is made")
 def approve_request(request_id: RequestId, request: Request, p: Approver) -> HoldOut:
     d = daemon_of(request)
-    try:
-        hold = d.hold_requests.approve(request_id, p.user, p.actor)
-    except WorkflowError as err:
-        raise http_error(err) from None
+    hold = d.hold_requests.approve(request_id, p.user, p.actor)
     return hold_out(d, hold)
 
 
 @router.post("/{request_id}/deny", response_model=HoldRequestOut, summary="Deny the hold request")
 def deny_request(request_id: RequestId, body: ReleaseDenyIn, request: Request, p: Approver) -> HoldRequestOut:
     d = daemon_of(request)
-    try:
-        req = d.hold_requests.deny(request_id, p.user, p.actor, body.reason)
-    except WorkflowError as err:
-        raise http_error(err) from None
+    req = d.hold_requests.deny(request_id, p.user, p.actor, body.reason)
     return request_out(req)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 
-from api.auth import Principal, daemon_of, require
+from api.auth import Principal, Refusal, daemon_of, require
 from api.presenters import hold_out, release_out
 from api.schemas import HoldIn, HoldOut, ReleaseDenyIn, ReleaseIn, ReleaseOut
 from edge.access.users import Role
+from edge.access.workflow import NOT_FOUND
+from edge.i18n.message import N_, Message, term
 from storage.clock import datetime_to_us
 
 router = APIRouter(prefix="/api/v1/holds", tags=["holds"])
@@ -40,7 +42,7 @@ def get_hold(hold_id: HoldId, request: Request, p: Readers) -> HoldOut:
     d = daemon_of(request)
     hold = d.holds.get(hold_id)
     if hold is None:
-        raise HTTPException(status_code=404, detail=f"no hold {hold_id}")
+        raise Refusal(404, Message("not_found", NOT_FOUND, {"noun": term(N_("hold")), "id": hold_id}))
     return hold_out(d, hold)
 
 

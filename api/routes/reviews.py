@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.auth import Principal, daemon_of, require
+from api.auth import Principal, Refusal, daemon_of, require
 from api.presenters import review_out
 from api.schemas import ApproveIn, DenyIn, ReviewOut, ReviewRequestIn, RevokeIn
 from edge.access.users import Role
+from edge.access.workflow import NOT_FOUND
+from edge.i18n.message import N_, Message, term
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
 
@@ -41,7 +43,7 @@ def get_review(review_id: ReviewId, request: Request, p: Either) -> ReviewOut:
     d = daemon_of(request)
     g = d.reviews.get(review_id)
     if g is None:
-        raise HTTPException(status_code=404, detail=f"no review {review_id}")
+        raise Refusal(404, Message("not_found", NOT_FOUND, {"noun": term(N_("review")), "id": review_id}))
     return review_out(g, d.clock.now_us())
 
 

@@ -33,7 +33,8 @@ def install(app: FastAPI, daemon: Runtime) -> None:
     app.state.review_opened = set()
     #: (session, camera, kind) whose snapshot/reference view is registered already.
     app.state.snapshot_viewed = set()
-    app.state.live_view = LiveView(daemon.sampler if daemon.cfg.health.enabled else None, daemon.register)
+    # The sampler is the capture hook also with [health] off (it then keeps only watched cameras).
+    app.state.live_view = LiveView(daemon.sampler, daemon.register)
     app.add_middleware(SecurityHeaders)
     install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

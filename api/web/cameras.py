@@ -21,6 +21,7 @@ from api.web.deps import (
     WebUser,
     check_csrf,
     ensure_role,
+    flash,
     form_of,
     localizer,
     render,
@@ -30,6 +31,7 @@ from capture.state import CameraState
 from edge.access.live_view import LiveView, keyframe_mp4
 from edge.access.users import FOOTAGE_ROLES
 from edge.config import CameraConfig
+from edge.i18n.message import N_, Message, term
 from edge.monitor import references as baseline
 from edge.monitor.image_health import commission
 from edge.monitor.status import CameraOut, StatusDoc, status_of
@@ -40,14 +42,15 @@ User = Annotated[WebUser, Depends(web_user)]
 Form = Annotated[FormData, Depends(form_of)]
 #: A snapshot older than this (in sampling intervals) is not the camera's current view.
 FRESH_INTERVALS = 3
-MESSAGES = {"baseline": "Reference view re-commissioned from the current snapshot and registered (baseline_set)."}
+MESSAGES = {"baseline": N_("Reference view re-commissioned from the current snapshot and registered (baseline_set).")}
 
 
 def _camera(request: Request, web: WebUser, cam_id: str) -> CameraConfig:
     try:
         return daemon_of(request).cfg.camera(cam_id)
     except KeyError:
-        raise Refused(404, f"There is no camera '{cam_id}' on this box.", web) from None
+        raise Refused(404, Message("no_camera", N_("There is no camera '%(camera)s' on this box."),
+                                   {"camera": cam_id}), web) from None
 
 
 def _held_days(doc: StatusDoc, now_us: int) -> float | None:
@@ -112,7 +115,7 @@ def camera_page(cam_id: str, request: Request, web: User, msg: str = "", hours: 
     return render(request, web, "camera.html", {
         "cfg": cam, "cam": out, "tl": tl, "windows": timeline.WINDOWS, "gaps": timeline.gap_rows(tl),
         "pic": _picture_state(request, web, cam_id),
-        "may_commission": web.role in BASELINE_ROLES, "message": MESSAGES.get(msg, ""),
+        "may_commission": web.role in BASELINE_ROLES, "message": flash(request, MESSAGES, msg),
         "live": web.role in LIVE_ROLES and live_from is not None,
         "footage_roles": sorted(r.value for r in FOOTAGE_ROLES),
         "events": d.alarms.events(since_us=now - DAY_US, camera=cam_id, limit=50)})
@@ -121,7 +124,7 @@ def camera_page(cam_id: str, request: Request, web: User, msg: str = "", hours: 
 def _picture(request: Request, web: WebUser, cam_id: str, kind: str) -> Response:
     d = daemon_of(request)
     _camera(request, web, cam_id)
-    ensure_role(request, web, FOOTAGE_ROLES, "Seeing camera pictures")
+    ensure_role(request, web, FOOTAGE_ROLES, N_("Seeing camera pictures"))
     layout = d.store.layout
     path = baseline.latest_path(layout, cam_id) if kind == "snapshot" else baseline.reference_path(layout, cam_id)
     try:
@@ -129,7 +132,8 @@ def _picture(request: Request, web: WebUser, cam_id: str, kind: str) -> Response
         # one stat and bytes read later (FileResponse) may belong to two different pictures.
         data = path.read_bytes()
     except FileNotFoundError:
-        raise Refused(404, f"Camera {cam_id} has no {kind} yet.", web) from None
+        raise Refused(404, Message("no_picture", N_("Camera %(camera)s has no %(kind)s yet."),
+                                   {"camera": cam_id, "kind": term(kind)}), web) from None
     # A picture of the scene is footage: every view is registered (Art. 19(4)), once per web
     # session, camera and kind; not once per tile per reload of the overview.
     seen: set[tuple[str, str, str]] = request.app.state.snapshot_viewed
@@ -156,7 +160,7 @@ def reference(cam_id: str, request: Request, web: User) -> Response:
 def live(cam_id: str, request: Request, web: User) -> Response:
     """The camera's newest keyframe as a one-frame MP4 (copied, not re-encoded); 404 until one arrives."""
     _camera(request, web, cam_id)
-    ensure_role(request, web, LIVE_ROLES, "The live view")
+    ensure_role(request, web, LIVE_ROLES, N_("The live view"))
     view: LiveView = request.app.state.live_view
     sample = view.picture(web.session.id_sha256, cam_id, web.actor)
     if sample is None:
@@ -170,18 +174,21 @@ def recommission(cam_id: str, request: Request, web: User, form: Form) -> Respon
     d = daemon_of(request)
     _camera(request, web, cam_id)
     check_csrf(request, web, form)
-    ensure_role(request, web, BASELINE_ROLES, "Re-commissioning a camera's reference view")
+    ensure_role(request, web, BASELINE_ROLES, N_("Re-commissioning a camera's reference view"))
     path = baseline.latest_path(d.store.layout, cam_id)
     max_age = max(60.0, FRESH_INTERVALS * d.cfg.health.interval_seconds)
     w = d.workers.get(cam_id)
     if w is None or w.status.state is not CameraState.RECORDING:
-        raise Refused(409, f"Camera {cam_id} is not recording: its current view cannot be commissioned.", web)
+        raise Refused(409, Message("not_recording", N_("Camera %(camera)s is not recording: its current view "
+                                                       "cannot be commissioned."), {"camera": cam_id}), web)
     if not path.is_file() or time.time() - path.stat().st_mtime > max_age:
-        raise Refused(409, f"Camera {cam_id} has no current snapshot (none sampled in the last {max_age:g} s); "
-                           "wait for the next image-health sample and try again.", web)
+        raise Refused(409, Message("no_snapshot", N_("Camera %(camera)s has no current snapshot (none sampled in the "
+                                                     "last %(seconds)s s); wait for the next image-health sample and "
+                                                     "try again."), {"camera": cam_id, "seconds": f"{max_age:g}"}), web)
     picture = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if picture is None:
-        raise Refused(409, f"The snapshot of camera {cam_id} could not be read; try again.", web)
+        raise Refused(409, Message("snapshot_unreadable", N_("The snapshot of camera %(camera)s could not be read; "
+                                                             "try again."), {"camera": cam_id}), web)
     commission(d.store.layout, d.register, d.clock, cam_id, np.asarray(picture, dtype=np.uint8), automatic=False,
                set_by=web.name, actor=web.actor)
     return RedirectResponse(f"/cameras/{cam_id}?msg=baseline", status_code=303)

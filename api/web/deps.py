@@ -14,12 +14,16 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from api.auth import Principal, client_source, daemon_of
+from api.presenters import localizer_for
+from api.web import texts
 from api.web.session import COOKIE, Session, SessionStore
 from edge.access.users import FOOTAGE_ROLES, Role
-from edge.i18n import Localizer, choose_language
+from edge.i18n import Localizer
+from edge.i18n.message import N_, Message, term
 from storage.register import Actor
 
 if TYPE_CHECKING:
@@ -39,10 +43,10 @@ BASELINE_ROLES = frozenset({Role.MAINTAINER})
 REVIEW_ROLES = frozenset({Role.OFFICER, Role.APPROVER})
 #: Who sees the live picture: the maintainer to aim and commission, the officer (never recorded footage).
 LIVE_ROLES = frozenset({Role.MAINTAINER, Role.OFFICER, Role.APPROVER})
-NAV = (("/", "Overview", frozenset(Role)), ("/review", "Review", REVIEW_ROLES),
-       ("/exports", "Exports", EXPORT_ROLES),
-       ("/holds", "Holds", HOLD_ROLES), ("/register", "Access register", REGISTER_ROLES),
-       ("/report/filing", "Filing pack", frozenset(Role)))
+NAV = (("/", N_("Overview"), frozenset(Role)), ("/review", N_("Review"), REVIEW_ROLES),
+       ("/exports", N_("Exports"), EXPORT_ROLES),
+       ("/holds", N_("Holds"), HOLD_ROLES), ("/register", N_("Access register"), REGISTER_ROLES),
+       ("/report/filing", N_("Filing pack"), frozenset(Role)))
 
 
 class LoginRequired(Exception):
@@ -52,10 +56,11 @@ class LoginRequired(Exception):
 
 
 class Refused(Exception):
-    """A page-level refusal, shown as a page (not JSON) with this status."""
+    """A page-level refusal, shown as a page (not JSON) with this status; `message` is translated
+    when the page is rendered (a `Message`, or a text already in the reader's language)."""
 
-    def __init__(self, status: int, message: str, web: WebUser | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: Message | str, web: WebUser | None = None) -> None:
+        super().__init__(str(message))
         self.status = status
         self.message = message
         self.web = web
@@ -113,16 +118,17 @@ def ensure_role(request: Request, web: WebUser, roles: Iterable[Role], what: str
     if web.role in allowed:
         return
     register_refusal(request, web.actor, f"role '{web.role.value}' may not do this")
-    who = ", ".join(sorted(r.value for r in allowed))
-    raise Refused(403, f"{what} is not for your role ({web.role.value}). It is for: {who}.", web)
+    who = [term(r) for r in sorted(r.value for r in allowed)]
+    raise Refused(403, Message("not_for_role", N_("%(what)s is not for your role (%(role)s). It is for: %(who)s."),
+                               {"what": Message("page", what), "role": term(web.role.value), "who": who}), web)
 
 
 def check_csrf(request: Request, web: WebUser, form: FormData) -> None:
     token = form.get("csrf")
     if not web.session.csrf_ok(token if isinstance(token, str) else None):
         register_refusal(request, web.actor, "form without a valid CSRF token")
-        raise Refused(403, "This form did not come from this box's page or has expired (CSRF token missing"
-                           " or wrong). Reload the page and try again.", web)
+        raise Refused(403, Message("csrf", N_("This form did not come from this box's page or has expired (CSRF "
+                                              "token missing or wrong). Reload the page and try again.")), web)
 
 
 async def form_of(request: Request) -> FormData:
@@ -137,8 +143,13 @@ def text(form: FormData, name: str) -> str:
 
 def localizer(request: Request) -> Localizer:
     """The language (browser preference, else `[box] language`) and zone of this request."""
-    box = daemon_of(request).cfg.box
-    return Localizer(choose_language(request.headers.get("accept-language"), box.language), box.timezone)
+    return localizer_for(request)
+
+
+def flash(request: Request, messages: dict[str, str], key: str) -> str:
+    """The result message after a form post (`?msg=key`), in the reader's language; "" for none."""
+    text = messages.get(key)
+    return localizer(request).gettext(text) if text else ""
 
 
 @pass_context
@@ -172,7 +183,7 @@ def days(n: float) -> str:
     return f"{n:.1f}" if n < 10 else f"{n:,.0f}"
 
 
-templates.env.filters.update(ts=ts, iso_ts=iso_ts, bytes=human_bytes, mbit=mbit, days=days)
+templates.env.filters.update(ts=ts, iso_ts=iso_ts, bytes=human_bytes, mbit=mbit, days=days, **texts.FILTERS)
 
 
 def render(request: Request, web: WebUser | None, name: str, ctx: dict[str, Any] | None = None,
@@ -191,8 +202,9 @@ def install_handlers(app: FastAPI) -> None:
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refused)
-        return render(request, exc.web, "denied.html", {"message": exc.message, "status": exc.status},
-                      status=exc.status)
+        return render(request, exc.web, "denied.html",
+                      {"message": exc.message if isinstance(exc.message, Markup) else
+                       localizer(request).message(exc.message), "status": exc.status}, status=exc.status)
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(Refused, refused)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from api.auth import daemon_of
 from api.web.deps import WebUser, localizer, render, web_user
 from edge.monitor import references as baseline
-from edge.reports.filing import PackInputs, build_pack
+from edge.reports.filing import PackInputs, build_pack, localized
 from edge.reports.pdf import render_pdf
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +43,8 @@ def filing_page(request: Request, web: User) -> Response:
     layout = daemon_of(request).store.layout
     pictures = {c["id"]: f"/cameras/{c['id']}/reference.png" for c in pack["cameras"]
                 if web.sees_footage and baseline.reference_path(layout, c["id"]).is_file()}
-    return render(request, web, "filing.html", {"pack": pack, "pictures": pictures})
+    return render(request, web, "filing.html", {"pack": pack, "texts": localized(pack, localizer(request)),
+                                                "pictures": pictures})
 
 
 @router.get("/report/filing.pdf")
@@ -51,7 +52,8 @@ def filing_pdf(request: Request, web: User) -> Response:
     pack = pack_of(request)
     layout = daemon_of(request).store.layout
     pictures = {i: baseline.reference_path(layout, i) for i in _register_pictures(request, web, pack, "pdf")}
-    return Response(render_pdf(pack, pictures, localizer(request)), media_type="application/pdf",
+    loc = localizer(request)
+    return Response(render_pdf(pack, pictures, loc, localized(pack, loc)), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="filing-{pack["box"]["id"]}.pdf"'})
 
 

@@ -17,8 +17,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from api.auth import client_source, daemon_of
-from api.web.deps import Refused, WebUser, check_csrf, form_of, render, sessions_of, text, web_user
+from api.web.deps import Refused, WebUser, check_csrf, form_of, localizer, render, sessions_of, text, web_user
 from api.web.session import COOKIE, LOGIN_COOKIE
+from edge.i18n.message import N_, Message
 from storage.register import Actor
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +40,9 @@ def _secure(request: Request) -> bool:
 def _login_page(request: Request, error: str = "", status: int = 200, next_path: str = "/",
                 name: str = "") -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    resp = render(request, None, "login.html", {"csrf": nonce, "error": error, "next": next_path, "name": name},
+    # `error` is a catalog text (the sign-in's own messages), shown in the reader's language.
+    shown = localizer(request).gettext(error) if error else ""
+    resp = render(request, None, "login.html", {"csrf": nonce, "error": shown, "next": next_path, "name": name},
                   status=status, headers={"Retry-After": "60"} if status == 429 else None)
     resp.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict", secure=_secure(request))
     return resp
@@ -64,8 +67,8 @@ def login(request: Request, form: Form) -> Response:
         d.register.append(anonymous, "access_denied", result="refused",
                           detail={"method": "POST", "path": "/login",
                                   "reason": "login form without a valid CSRF token"})
-        raise Refused(403, "This login form did not come from this box's page or has expired. Reload the page"
-                           " and try again.")
+        raise Refused(403, Message("login_csrf", N_("This login form did not come from this box's page or has "
+                                                    "expired. Reload the page and try again.")))
     token, name, password = text(form, "token"), text(form, "name"), str(form.get("password") or "")
 
     def failure(status: int, reason: str, shown: str, record: bool = True) -> Response:
@@ -78,18 +81,18 @@ def login(request: Request, form: Form) -> Response:
     if throttle.blocked(source):
         # As for tokens: the first refusal of a throttled source per window is registered, not a flood.
         return failure(429, "too many failed authentications from this address; retry later",
-                       "Too many failed sign-ins from this address. Wait a minute and try again.",
+                       N_("Too many failed sign-ins from this address. Wait a minute and try again."),
                        record=throttle.report_block(source))
     if token:
         user = d.users.by_token(token)
     elif name and password:
         user = d.users.by_password(name, password)
     else:
-        return _login_page(request, "Enter your API token, or your user name and password.", 400, next_path, name)
+        return _login_page(request, N_("Enter your API token, or your user name and password."), 400, next_path, name)
     if user is None:
         throttle.failed(source)
         return failure(401, "invalid token" if token else "invalid user name or password",
-                       "Sign-in failed: wrong token, or wrong user name or password (or the account is disabled).")
+                       N_("Sign-in failed: wrong token, or wrong user name or password (or the account is disabled)."))
     session_id = sessions_of(request).create(user, source)
     d.register.append(Actor(user.name, user.role.value, user.credential_id, source), "sign_in",
                       detail={"via": "web", "method": "token" if token else "password"})

@@ -24,6 +24,7 @@ from api.schemas import AuditPage
 from api.web.access_pages import errors_of
 from api.web.deps import REGISTER_ROLES, WebUser, ensure_role, localizer, render, templates, web_user
 from edge.i18n import Localizer
+from edge.i18n.message import N_
 from storage.clock import datetime_to_us
 from storage.register import ACTIONS, Query, verify_register
 
@@ -82,7 +83,7 @@ def _query(request: Request, since: str, until: str, action: str, actor: str, ca
 def register_page(request: Request, web: User, since: str = "", until: str = "", action: str = "",
                   actor: str = "", camera: str = "",
                   after_id: Annotated[int, Param(ge=0, le=2**53)] = 0) -> Response:
-    ensure_role(request, web, REGISTER_ROLES, "The access register")
+    ensure_role(request, web, REGISTER_ROLES, N_("The access register"))
     filters = {"since": since, "until": until, "action": action, "actor": actor, "camera": camera}
     errors: list[str] = []
     page: AuditPage | None = None
@@ -110,7 +111,7 @@ CSV_COLUMNS = ("id", "time", "actor", "role", "credential_id", "source", "action
 def register_csv(request: Request, web: User, since: str = "", until: str = "", action: str = "",
                  actor: str = "", camera: str = "") -> Response:
     """The filtered register as CSV (times in the box's zone with the offset; detail as JSON)."""
-    ensure_role(request, web, REGISTER_ROLES, "The access register")
+    ensure_role(request, web, REGISTER_ROLES, N_("The access register"))
     loc = localizer(request)
     try:
         page = audit_page(daemon_of(request).register, _query(request, since, until, action, actor, camera, 0,
@@ -118,7 +119,8 @@ def register_csv(request: Request, web: User, since: str = "", until: str = "", 
     except ValueError:
         return Response("since/until: dates are YYYY-MM-DD\n", status_code=422, media_type="text/plain")
     except HTTPException as exc:
-        return Response("; ".join(errors_of(exc)) + "\n", status_code=422, media_type="text/plain")
+        return Response("; ".join(e.striptags() for e in errors_of(exc)) + "\n", status_code=422,
+                        media_type="text/plain")
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(CSV_COLUMNS)

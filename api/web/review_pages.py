@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -28,6 +29,7 @@ from api.web.deps import (
     WebUser,
     check_csrf,
     ensure_role,
+    flash,
     form_of,
     localizer,
     render,
@@ -36,24 +38,25 @@ from api.web.deps import (
 )
 from edge.access.users import Role
 from edge.access.workflow import WorkflowError
+from edge.i18n.message import N_, Message
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(web_user)]
 Form = Annotated[FormData, Depends(form_of)]
 MESSAGES = {
-    "requested": "Review requested. It now waits for a second person (an approver) to approve it.",
-    "approved": "Review approved: its requester and approver may play the range on this box until it ends.",
-    "denied": "Review denied; the requester sees the reason.",
-    "revoked": "Review revoked: nothing more may be played under it.",
+    "requested": N_("Review requested. It now waits for a second person (an approver) to approve it."),
+    "approved": N_("Review approved: its requester and approver may play the range on this box until it ends."),
+    "denied": N_("Review denied; the requester sees the reason."),
+    "revoked": N_("Review revoked: nothing more may be played under it."),
 }
 
 
-def _refused(exc: WorkflowError, web: WebUser) -> Refused:
-    lines, status = refusal(exc)
-    return Refused(status, "; ".join(lines), web)
+def _refused(exc: WorkflowError, web: WebUser, request: Request) -> Refused:
+    lines, status = refusal(exc, localizer(request))
+    return Refused(status, Markup("; ").join(lines), web)
 
 
-def review_list_page(request: Request, web: WebUser, errors: list[str] | None = None, status: int = 200,
+def review_list_page(request: Request, web: WebUser, errors: list[Markup] | None = None, status: int = 200,
                      values: dict[str, str] | None = None, msg: str = "") -> Response:
     d = daemon_of(request)
     d.reviews.expire_due()
@@ -67,19 +70,19 @@ def review_list_page(request: Request, web: WebUser, errors: list[str] | None = 
         "grants": grants, "pending": [g for g in grants if g["status"] == "pending"],
         "is_officer": web.role is Role.OFFICER, "is_approver": web.role is Role.APPROVER,
         "cameras": d.cfg.cameras, "errors": errors or [], "values": {**defaults, **(values or {})},
-        "message": MESSAGES.get(msg, ""), "review_hours": d.cfg.access.review_hours}, status=status)
+        "message": flash(request, MESSAGES, msg), "review_hours": d.cfg.access.review_hours}, status=status)
 
 
 @router.get("/review")
 def reviews(request: Request, web: User, msg: str = "") -> Response:
-    ensure_role(request, web, REVIEW_ROLES, "Review on the box")
+    ensure_role(request, web, REVIEW_ROLES, N_("Review on the box"))
     return review_list_page(request, web, msg=msg)
 
 
 @router.post("/review")
 def request_review(request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
-    ensure_role(request, web, {Role.OFFICER}, "Requesting a review")
+    ensure_role(request, web, {Role.OFFICER}, N_("Requesting a review"))
     values = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf"}
     values["cameras"] = ",".join(c for c in form.getlist("cameras") if isinstance(c, str))
     loc = localizer(request)
@@ -93,55 +96,55 @@ def request_review(request: Request, web: User, form: Form) -> Response:
                                   "sha256": text(form, "doc_sha256") or None}})
         daemon_of(request).reviews.submit(web.actor, body.to_spec())
     except (ValidationError, WorkflowError) as exc:
-        return review_list_page(request, web, *refusal(exc), values)
+        return review_list_page(request, web, *refusal(exc, localizer(request)), values)
     return RedirectResponse("/review?msg=requested", status_code=303)
 
 
 @router.post("/review/{grant_id}/approve")
 def approve(grant_id: ReviewId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
-    ensure_role(request, web, {Role.APPROVER}, "Approving a review")
+    ensure_role(request, web, {Role.APPROVER}, N_("Approving a review"))
     try:
         note = ApproveIn(note=text(form, "note")).note
         daemon_of(request).reviews.approve(grant_id, web.principal.user, web.actor, note)
     except (ValidationError, WorkflowError) as exc:
-        return review_list_page(request, web, *refusal(exc))
+        return review_list_page(request, web, *refusal(exc, localizer(request)))
     return RedirectResponse("/review?msg=approved", status_code=303)
 
 
 @router.post("/review/{grant_id}/deny")
 def deny(grant_id: ReviewId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
-    ensure_role(request, web, {Role.APPROVER}, "Denying a review")
+    ensure_role(request, web, {Role.APPROVER}, N_("Denying a review"))
     try:
         reason = DenyIn(reason=text(form, "reason")).reason
         daemon_of(request).reviews.deny(grant_id, web.principal.user, web.actor, reason)
     except (ValidationError, WorkflowError) as exc:
-        return review_list_page(request, web, *refusal(exc))
+        return review_list_page(request, web, *refusal(exc, localizer(request)))
     return RedirectResponse("/review?msg=denied", status_code=303)
 
 
 @router.post("/review/{grant_id}/revoke")
 def revoke(grant_id: ReviewId, request: Request, web: User, form: Form) -> Response:
     check_csrf(request, web, form)
-    ensure_role(request, web, REVIEW_ROLES, "Revoking a review")
+    ensure_role(request, web, REVIEW_ROLES, N_("Revoking a review"))
     d = daemon_of(request)
     try:
         d.reviews.revoke(grant_id, web.principal.user, web.actor, text(form, "reason"))
     except WorkflowError as exc:
-        return review_list_page(request, web, *refusal(exc))
+        return review_list_page(request, web, *refusal(exc, localizer(request)))
     d.playback.drop(grant_id)
     return RedirectResponse("/review?msg=revoked", status_code=303)
 
 
 @router.get("/review/{grant_id}")
 def playback_page(grant_id: ReviewId, request: Request, web: User) -> Response:
-    ensure_role(request, web, REVIEW_ROLES, "Review on the box")
+    ensure_role(request, web, REVIEW_ROLES, N_("Review on the box"))
     d = daemon_of(request)
     try:
         grant = d.reviews.authorize(grant_id, web.principal.user, web.actor)
     except WorkflowError as exc:
-        raise _refused(exc, web) from None
+        raise _refused(exc, web, request) from None
     loc = localizer(request)
     players: list[dict[str, Any]] = []
     for cam in grant.spec.cameras:
@@ -163,15 +166,16 @@ def playback_page(grant_id: ReviewId, request: Request, web: User) -> Response:
 @router.get("/review/{grant_id}/{camera}.mp4")
 def clip_file(grant_id: ReviewId, camera: str, request: Request, web: User) -> Response:
     """The clip, with HTTP Range (Starlette's FileResponse answers 206 for a Range request)."""
-    ensure_role(request, web, REVIEW_ROLES, "Playing recorded footage")
+    ensure_role(request, web, REVIEW_ROLES, N_("Playing recorded footage"))
     d = daemon_of(request)
     try:
         grant = d.reviews.authorize(grant_id, web.principal.user, web.actor, camera)
     except WorkflowError as exc:
-        raise _refused(exc, web) from None
+        raise _refused(exc, web, request) from None
     clip = d.playback.clip(grant, camera)
     if clip.path is None or not clip.path.is_file():
-        raise Refused(404, f"Camera {camera} has no playable footage in review {grant_id}.", web)
+        raise Refused(404, Message("no_footage", N_("Camera %(camera)s has no playable footage in review %(id)s."),
+                                   {"camera": camera, "id": grant_id}), web)
     key = (web.session.id_sha256, grant_id, camera)
     opened: set[tuple[str, int, str]] = request.app.state.review_opened
     if key not in opened:  # one register entry per person, grant and camera: not one per Range request
@@ -186,15 +190,15 @@ def clip_file(grant_id: ReviewId, camera: str, request: Request, web: User) -> R
 def played(grant_id: ReviewId, camera: str, request: Request, web: User, form: Form) -> Response:
     """The page reports the span it actually played (on pause, end, or leaving): registered."""
     check_csrf(request, web, form)
-    ensure_role(request, web, REVIEW_ROLES, "Playing recorded footage")
+    ensure_role(request, web, REVIEW_ROLES, N_("Playing recorded footage"))
     d = daemon_of(request)
     try:
         grant = d.reviews.authorize(grant_id, web.principal.user, web.actor, camera)
         start_us, end_us = int(text(form, "start_us")), int(text(form, "end_us"))
     except WorkflowError as exc:
-        raise _refused(exc, web) from None
+        raise _refused(exc, web, request) from None
     except ValueError:
-        raise Refused(422, "start_us and end_us must be whole microseconds", web) from None
+        raise Refused(422, Message("bad_span", N_("start_us and end_us must be whole microseconds")), web) from None
     lo, hi = grant.spec.start_us, grant.spec.end_us
     start_us, end_us = max(lo, min(start_us, hi)), max(lo, min(end_us, hi))
     if end_us > start_us:

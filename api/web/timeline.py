@@ -7,7 +7,7 @@ Content-Security-Policy needs no 'unsafe-inline').
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -30,6 +30,11 @@ class Bar:
     x: float  # percent of the window
     width: float
     label: str
+    #: A gap's reason or an alarm's code (translated by the page); `detail`: the technical detail
+    #: as the camera or the recorder gave it (shown as it is); `ongoing`: not closed yet.
+    code: str = ""
+    detail: str = ""
+    ongoing: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,9 @@ def build(index: Index, alarms: AlarmCenter, camera: str, now_us: int, live_from
         end = g.end_us if g.end_us is not None else now_us
         label = g.reason + (f": {g.detail}" if g.detail else "") + (" (ongoing)" if g.end_us is None else "")
         if (b := _bar(since, now_us, g.start_us, end, label)) is not None:
-            gaps.append(b)
-    alarm_bars = [b for s, e, label in _alarm_spans(alarms, camera, since, now_us)
+            gaps.append(replace(b, code=g.reason, detail=g.detail or "", ongoing=g.end_us is None))
+    alarm_bars = [replace(b, code=label.split(":", 1)[0], detail=label.split(":", 1)[-1].strip())
+                  for s, e, label in _alarm_spans(alarms, camera, since, now_us)
                   if (b := _bar(since, now_us, s, e, label)) is not None]
     ticks = []
     step = 3 * HOUR_US if hours >= 12 else HOUR_US if hours > 1 else HOUR_US // 6
@@ -111,4 +117,5 @@ def build(index: Index, alarms: AlarmCenter, camera: str, now_us: int, live_from
 
 def gap_rows(timeline: Timeline) -> list[dict[str, Any]]:
     return [{"start_us": g.start_us, "end_us": g.end_us, "seconds": round((g.end_us - g.start_us) / 1e6, 1),
-             "reason": g.label} for g in reversed(timeline.gaps)]
+             "reason": g.label, "code": g.code, "detail": g.detail, "ongoing": g.ongoing}
+            for g in reversed(timeline.gaps)]

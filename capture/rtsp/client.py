@@ -24,6 +24,7 @@ Handler = Callable[[memoryview, int, int], None]
 BUFFER = 1 << 17  # room for two interleaved frames of up to 64 KiB each (RSS: one per camera)
 MAX_HEADER = 16384  # an RTSP message head longer than this is not one
 MAX_BODY = 65536  # an SDP (or any answer body) longer than this is refused
+EARLY_MAX = 1 << 21  # media kept from before the PLAY answer (a keyframe or two); more is dropped
 
 
 @dataclass
@@ -79,6 +80,10 @@ class RtspClient:
         self.mv = memoryview(self.buf)
         self._start = 0
         self._fill = 0
+        #: Interleaved frames that came before the PLAY answer, for the first dispatch.
+        self._early: list[bytes] = []
+        self._early_bytes = 0
+        self._fresh = False
         self.skipped = 0  # bytes between frames that were no RTSP message (resynchronised over)
 
     # -- handshake ------------------------------------------------------------------------------
@@ -140,9 +145,14 @@ class RtspClient:
     def _read_response(self) -> Response:
         while True:
             start, fill = self._start, self._fill
-            if fill - start >= 4 and self.buf[start] == 0x24:  # media before the answer: skip it
+            if fill - start >= 4 and self.buf[start] == 0x24:
+                # Media before the answer (GStreamer sends the prerolled keyframe ahead of its PLAY
+                # answer): kept for the first dispatch. Dropping it cost a whole GOP at every start.
                 length = (self.buf[start + 2] << 8) | self.buf[start + 3]
                 if fill - start >= 4 + length:
+                    if self._early_bytes + 4 + length <= EARLY_MAX:
+                        self._early.append(bytes(self.buf[start:start + 4 + length]))
+                        self._early_bytes += 4 + length
                     self._start = start + 4 + length
                     continue
             else:
@@ -241,6 +251,7 @@ class RtspClient:
                 info[fields["url"]] = fields
         self._deadline = 0.0
         self._next_keepalive = time.monotonic() + self.session_timeout / 2
+        self._fresh = True  # media read with the answer waits in the buffer for the first dispatch
         return info
 
     # -- streaming ------------------------------------------------------------------------------
@@ -253,6 +264,12 @@ class RtspClient:
 
     def pump(self, handlers: list[Handler | None]) -> int:
         """One recv, then every complete frame to its handler. Returns the bytes received."""
+        if self._fresh:
+            # What came with (or before) the PLAY answer first: a recv now could wait for the next
+            # packet while these are complete in the buffer.
+            self._fresh = False
+            self._dispatch(handlers)
+            return 0
         n = self._recv(self.timeout)
         self._dispatch(handlers)
         return n
@@ -263,6 +280,9 @@ class RtspClient:
         assert self.sock is not None
         if self.sock.gettimeout() != 0.0:
             self.sock.setblocking(False)
+        if self._fresh:
+            self._fresh = False
+            self._dispatch(handlers)
         total = 0
         while True:
             try:
@@ -275,6 +295,12 @@ class RtspClient:
                 return total  # the kernel buffer is very likely empty now: save the EAGAIN call
 
     def _dispatch(self, handlers: list[Handler | None]) -> None:
+        if self._early:
+            early, self._early, self._early_bytes = self._early, [], 0
+            for frame in early:
+                h = handlers[frame[1]] if frame[1] < len(handlers) else None
+                if h is not None:
+                    h(memoryview(frame), 4, len(frame))
         buf, mv = self.buf, self.mv
         start, fill = self._start, self._fill
         nh = len(handlers)

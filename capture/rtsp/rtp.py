@@ -3,7 +3,9 @@
 A depacketizer is fed whole RTP packets as (memoryview, start, end) into the reader's buffer, so
 no per-packet object is made before the payload is copied once into the access unit being built.
 Loss handling is the same for every codec: the first timestamp of a stream is dropped (it may
-have been joined mid-unit), a sequence gap discards the access unit being built
+have been joined mid-unit) unless its first packet is the one the PLAY answer's RTP-Info names as
+the stream's first (`first_seq`: a camera that starts each session with a keyframe then loses
+nothing, where dropping it cost a whole GOP at every start), a sequence gap discards the access unit being built
 and every packet of the timestamp the gap was seen on (the lost packets may have been its head),
 and the next complete unit carries `after_loss`. A late or duplicate packet (behind the expected
 sequence number) is dropped: over TCP it cannot be a reordering the sender meant.
@@ -63,6 +65,8 @@ class Depacketizer:
         self.stream = stream
         self.out = out
         self.next_seq = -1
+        #: The sequence number of the stream's first packet (RTP-Info `seq`), when the server said.
+        self.first_seq: int | None = None
         self.unwrap = Unwrapper()
         self.lost = 0  # RTP packets missing from the sequence
         self.late = 0  # packets behind the expected sequence number (dropped)
@@ -77,8 +81,10 @@ class Depacketizer:
         """False when the packet is to be dropped (late, duplicate, or part of a broken unit)."""
         expected = self.next_seq
         if expected < 0:
-            # The first packet may be the middle of a unit (joined mid-stream): drop its timestamp.
-            self._broken_ts = ts
+            # The first packet may be the middle of a unit (joined mid-stream): drop its timestamp,
+            # unless it is the first packet of the stream by the server's word.
+            if seq != self.first_seq:
+                self._broken_ts = ts
         elif seq != expected:
             gap = (seq - expected) & 0xFFFF
             if gap >= 0x8000:

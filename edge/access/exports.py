@@ -17,15 +17,21 @@ from typing import Any, Protocol
 from edge.access.identity import name_key
 from edge.access.users import User
 from edge.access.workflow import (
+    HOLDS_UNAVAILABLE,
+    NOT_FOUND,
     InvalidRequest,
     Problem,
     Request,
     Use,
     Workflow,
     WorkflowError,
+    pending_cap,
+    range_too_long,
     second_person_refusal,
+    unknown_camera,
 )
 from edge.config_sections import AccessConfig
+from edge.i18n.message import N_, Message, term
 from storage.clock import HOUR_US, Clock
 from storage.holds import Hold, register_hold_create
 from storage.index import Index
@@ -108,7 +114,7 @@ def _export(r: Request) -> Export:
 def _use() -> Use:
     return Use(table="exports", action="export", subject=lambda r: f"export:{r.id}",
                fields=lambda r: ExportSpec.from_json(r.own["spec"]).register_fields(),
-               noun="export", own_columns=OWN_COLUMNS, json_columns=frozenset({"spec"}))
+               noun=N_("export"), own_columns=OWN_COLUMNS, json_columns=frozenset({"spec"}))
 
 
 class ExportManager:
@@ -159,12 +165,12 @@ class ExportManager:
         known = self.known_cameras()
         for i, cam in enumerate(spec.cameras):
             if cam not in known:
-                out.append(Problem(("cameras", i), f"unknown camera '{cam}'"))
+                out.append(Problem(("cameras", i), unknown_camera(cam)))
         if spec.end_us - spec.start_us > int(self.access.max_export_hours * HOUR_US):
-            out.append(Problem(("end",), f"the range is longer than the maximum of {self.access.max_export_hours:g} h "
-                                         "([access] max_export_hours); split the request"))
+            out.append(Problem(("end",), range_too_long(self.access.max_export_hours)))
         if spec.end_us > self.clock.now_us() + FUTURE_TOLERANCE_US:
-            out.append(Problem(("end",), "end is in the future: only recorded footage can be exported"))
+            out.append(Problem(("end",), Message("end_in_future", N_("end is in the future: only recorded footage "
+                                                                     "can be exported"))))
         return out
 
     def submit(self, actor: Actor, spec: ExportSpec) -> Export:
@@ -179,20 +185,18 @@ class ExportManager:
     def request(self, actor: Actor, spec: ExportSpec) -> Export:
         """A request taken as it is (`submit` checks it first), within the pending cap per user."""
         with self.flow.lock:
-            self.flow.expire_due()
-            pending = len(self.flow.select("state='pending' AND requested_by=?", (actor.name,),
-                                           limit=self.access.max_pending_per_user + 1))
+            pending = self.flow.pending_of(actor.name)
             if pending >= self.access.max_pending_per_user:
-                reason = (f"{actor.name} already has {pending} pending export request(s), the most allowed "
-                          "([access] max_pending_per_user); wait for a decision first")
+                reason = pending_cap(actor.name, pending, term(N_("export request")),
+                                     "[access] max_pending_per_user")
                 self.register.append(actor, "export_request", result="refused", subject="export:-",
-                                     detail={"reason": reason}, **spec.register_fields())
+                                     detail={"reason": str(reason), "code": reason.code}, **spec.register_fields())
                 raise WorkflowError(429, reason)
             req = self.flow.create(actor, {"spec": spec.to_json()}, detail={"hold": spec.hold})
         log.info("export %d requested by %s (%s)", req.id, actor.name, ", ".join(spec.cameras))
         return _export(req)
 
-    def _refuse(self, exp: Export, actor: Actor, action: str, status: int, reason: str) -> WorkflowError:
+    def _refuse(self, exp: Export, actor: Actor, action: str, status: int, reason: Message) -> WorkflowError:
         req = self.flow.get(exp.id)
         assert req is not None
         return self.flow.refuse(req, actor, action.removeprefix("export_"), status, reason)
@@ -204,7 +208,7 @@ class ExportManager:
 
             def holds_available(_: Request) -> None:
                 if spec.hold and self.holds is None:
-                    raise WorkflowError(503, "holds are not available on this box")
+                    raise WorkflowError(503, HOLDS_UNAVAILABLE)
 
             self.flow.decide(req, user, actor, approve=True, detail={"note": note}, on_approve=holds_available)
             if spec.hold and self.holds is not None:
@@ -256,15 +260,16 @@ class ExportManager:
         """Only the two persons of the request may copy the bundle, and only once it is ready."""
         exp = self.get(export_id)
         if exp is None:
-            raise WorkflowError(404, f"no export {export_id}")
+            raise WorkflowError(404, Message("not_found", NOT_FOUND, {"noun": term(N_("export")), "id": export_id}))
         allowed = {exp.requester.name} | ({exp.decider.name} if exp.decider and exp.state is not State.DENIED
                                           else set())
         if user.name not in allowed:
-            raise self._refuse(exp, actor, "export_download", 403,
-                               "only the requester or the approver of this export may download it")
+            raise self._refuse(exp, actor, "export_download", 403, Message(
+                "download_not_party", N_("only the requester or the approver of this export may download it")))
         if exp.state is not State.READY:
-            raise self._refuse(exp, actor, "export_download", 409,
-                               f"export {export_id} is {exp.state.value}: there is nothing to download")
+            raise self._refuse(exp, actor, "export_download", 409, Message(
+                "download_not_ready", N_("export %(id)s is %(state)s: there is nothing to download"),
+                {"id": export_id, "state": term(exp.state.value)}))
         return exp
 
     def register_download(self, exp: Export, actor: Actor, size: int) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge.config_sections import RetentionConfig
+from edge.i18n.message import N_, Message
 from storage.clock import Clock
 from storage.holds import HoldError
 from storage.index import Index
@@ -26,11 +27,19 @@ CLOCK_TOLERANCE_US = 5_000_000
 class HoldTooLong(HoldError):
     """A hold reaching further past now than `[retention] max_hold_future_hours` (422)."""
 
+    code = "hold_too_long"
+
 
 class HoldRefused(HoldError):
     """A hold one person may not create alone (`status` 403), as opposed to a malformed one (422)."""
 
     status = 403
+    code = "hold_needs_two_persons"
+
+
+def hold_message(exc: HoldError) -> Message:
+    """A hold refusal (from the store or the bounds here) as a message the pages translate."""
+    return Message(exc.code, exc.text, exc.params)
 
 
 @dataclass(frozen=True)
@@ -45,17 +54,17 @@ def bound_hold(cfg: RetentionConfig, index: Index, clock: Clock, camera: str | N
     """The range a hold may have, or HoldError (422) / HoldRefused (403). `two_persons`: decided
     under the two-person rule (`edge.access.hold_requests`), so an all-camera hold may reach past now."""
     if end_us <= start_us:
-        raise HoldError("the hold's end must be after its start")
+        raise HoldError(N_("the hold's end must be after its start"))
     now = clock.now_us()
     limit = now + int(cfg.max_hold_future_hours * HOUR_US) + CLOCK_TOLERANCE_US
     if end_us > limit:
-        raise HoldTooLong(f"end is more than {cfg.max_hold_future_hours:g} h after now "
-                        "([retention] max_hold_future_hours): a hold covers recorded footage or a bounded "
-                        "window of footage still to come")
+        raise HoldTooLong(N_("end is more than %(hours)s h after now ([retention] max_hold_future_hours): a hold "
+                             "covers recorded footage or a bounded window of footage still to come"),
+                          hours=f"{cfg.max_hold_future_hours:g}")
     if camera is None and end_us > now + CLOCK_TOLERANCE_US and not two_persons:
-        raise HoldRefused("a hold of every camera that reaches past now is open-ended and needs the two-person "
-                          "rule (Art. 18): ask for it with POST /api/v1/hold-requests (a second person approves), "
-                          "or hold each camera concerned")
+        raise HoldRefused(N_("a hold of every camera that reaches past now is open-ended and needs the two-person "
+                             "rule (Art. 18): ask for it with POST /api/v1/hold-requests (a second person "
+                             "approves), or hold each camera concerned"))
     oldest = _oldest_footage(index, [camera] if camera is not None else index.cameras())
     if oldest is not None and start_us < oldest < end_us:
         return BoundedRange(oldest, end_us, True)

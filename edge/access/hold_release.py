@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edge.access.hold_policy import hold_message
 from edge.access.users import User
-from edge.access.workflow import Request, Use, Workflow, WorkflowError
+from edge.access.workflow import HOLDS_UNAVAILABLE, NOT_FOUND, Request, Use, Workflow, WorkflowError, pending_cap
+from edge.i18n.message import N_, Message, term
 from storage.clock import HOUR_US, Clock
 from storage.holds import Hold, HoldError, HoldStore
 from storage.index import Index
@@ -51,7 +53,7 @@ class HoldReleases:
             return hold_fields(hold, r.own["approval"]) if hold is not None else {}
 
         use = Use(table="hold_releases", action="hold_release", subject=lambda r: f"hold:{r.own['hold_id']}",
-                  fields=fields, noun="release request", own_columns=OWN_COLUMNS,
+                  fields=fields, noun=N_("release request"), own_columns=OWN_COLUMNS,
                   json_columns=frozenset({"approval"}), expire_action="hold_release_deny", expire_result="expired")
         self.flow = Workflow(use, index, register, clock, int(ttl_hours * HOUR_US))
         self.register = register
@@ -59,24 +61,24 @@ class HoldReleases:
 
     def store(self) -> HoldStore:
         if self.holds is None:
-            raise WorkflowError(503, "holds are not available on this box")
+            raise WorkflowError(503, HOLDS_UNAVAILABLE)
         return self.holds
 
     def hold(self, hold_id: int) -> Hold:
         hold = self.store().get(hold_id)
         if hold is None:
-            raise WorkflowError(404, f"no hold {hold_id}")
+            raise WorkflowError(404, Message("not_found", NOT_FOUND, {"noun": term(N_("hold")), "id": hold_id}))
         return hold
 
     def latest(self, hold_id: int) -> Release | None:
         rows = self.flow.select("hold_id=?", (hold_id,), limit=1)
         return _release(rows[0]) if rows else None
 
-    def _refuse(self, hold: Hold, actor: Actor, step: str, status: int, reason: str,
+    def _refuse(self, hold: Hold, actor: Actor, step: str, status: int, reason: Message,
                 approval: dict[str, Any] | None = None) -> WorkflowError:
         """A refusal before any request exists (nothing to release, one already pending)."""
         self.register.append(actor, f"hold_release_{step}", result="refused", subject=f"hold:{hold.id}",
-                             detail={"reason": reason}, **hold_fields(hold, approval))
+                             detail={"reason": str(reason), "code": reason.code}, **hold_fields(hold, approval))
         return WorkflowError(status, reason)
 
     def request(self, hold_id: int, actor: Actor, reason: str, approval: dict[str, Any]) -> Release:
@@ -84,17 +86,17 @@ class HoldReleases:
             self.flow.expire_due()
             hold = self.hold(hold_id)
             if not hold.in_force(self.clock.now_us()):
-                raise self._refuse(hold, actor, "request", 409, f"hold {hold_id} is not in force", approval)
+                raise self._refuse(hold, actor, "request", 409, Message(
+                    "hold_not_in_force", N_("hold %(id)s is not in force"), {"id": hold_id}), approval)
             latest = self.latest(hold_id)
             if latest is not None and latest.state == "pending":
-                raise self._refuse(hold, actor, "request", 409,
-                                   f"hold {hold_id} already has a pending release request", approval)
-            mine = len(self.flow.select("state='pending' AND requested_by=?", (actor.name,),
-                                        limit=self.max_pending_per_user + 1))
+                raise self._refuse(hold, actor, "request", 409, Message(
+                    "release_already_pending", N_("hold %(id)s already has a pending release request"),
+                    {"id": hold_id}), approval)
+            mine = self.flow.pending_of(actor.name)
             if mine >= self.max_pending_per_user:
-                raise self._refuse(hold, actor, "request", 429,
-                                   f"{actor.name} already has {mine} pending release request(s), the most allowed "
-                                   "([access] max_pending_per_user)", approval)
+                raise self._refuse(hold, actor, "request", 429, pending_cap(
+                    actor.name, mine, self.flow.noun, "[access] max_pending_per_user"), approval)
             req = self.flow.create(actor, {"hold_id": hold_id, "reason": reason, "approval": approval},
                                    detail={"reason": reason})
         return _release(req)
@@ -104,7 +106,8 @@ class HoldReleases:
         hold = self.hold(hold_id)
         latest = self.latest(hold_id)
         if latest is None or latest.state != "pending":
-            raise self._refuse(hold, actor, step, 409, f"hold {hold_id} has no pending release request")
+            raise self._refuse(hold, actor, step, 409, Message(
+                "no_pending_release", N_("hold %(id)s has no pending release request"), {"id": hold_id}))
         req = self.flow.get(latest.id)
         assert req is not None
         return req
@@ -118,7 +121,7 @@ class HoldReleases:
                 try:
                     released.append(self.store().release(hold_id, user.name))
                 except HoldError as exc:
-                    raise WorkflowError(409, str(exc)) from None
+                    raise WorkflowError(409, hold_message(exc)) from None
 
             self.flow.decide(req, user, actor, approve=True, on_approve=release,
                              detail={"requested_by": req.requester.name, "reason": req.own["reason"]})

@@ -14,10 +14,11 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
-from edge.access.hold_policy import bound_hold
+from edge.access.hold_policy import bound_hold, hold_message
 from edge.access.users import User
-from edge.access.workflow import Request, Use, Workflow, WorkflowError
+from edge.access.workflow import HOLDS_UNAVAILABLE, Request, Use, Workflow, WorkflowError, pending_cap
 from edge.config_sections import RetentionConfig
+from edge.i18n.message import N_, Message
 from storage.clock import HOUR_US, Clock
 from storage.holds import Hold, HoldError, HoldStore, register_hold_create
 from storage.index import Index
@@ -63,7 +64,7 @@ class HoldRequests:
     def __init__(self, index: Index, register: AccessRegister, clock: Clock, retention: RetentionConfig,
                  ttl_hours: float, max_pending_per_user: int, holds: HoldStore | None) -> None:
         use = Use(table="hold_requests", action="wide_hold", subject=lambda r: f"hold-request:{r.id}",
-                  fields=_request_fields, noun="hold request", own_columns=OWN_COLUMNS,
+                  fields=_request_fields, noun=N_("hold request"), own_columns=OWN_COLUMNS,
                   json_columns=frozenset({"approval"}), expire_action="wide_hold_deny", expire_result="expired")
         self.flow = Workflow(use, index, register, clock, int(ttl_hours * HOUR_US))
         self.index = index
@@ -80,9 +81,9 @@ class HoldRequests:
     def list(self, limit: int = 100) -> builtins.list[HoldRequest]:
         return [_hold_request(r) for r in self.flow.select(limit=limit)]
 
-    def _refused(self, actor: Actor, status: int, why: str, fields: dict[str, Any]) -> WorkflowError:
+    def _refused(self, actor: Actor, status: int, why: Message, fields: dict[str, Any]) -> WorkflowError:
         self.register.append(actor, "wide_hold_request", result="refused", subject="hold-request:-",
-                             detail={"reason": why}, **fields)
+                             detail={"reason": str(why), "code": why.code}, **fields)
         return WorkflowError(status, why)
 
     def request(self, actor: Actor, camera: str | None, start_us: int, end_us: int, reason: str, case_number: str,
@@ -92,16 +93,15 @@ class HoldRequests:
             self.flow.expire_due()
             try:
                 if not reason.strip() or not case_number.strip():
-                    raise HoldError("a hold needs a reason and a case number")
+                    raise HoldError(N_("a hold needs a reason and a case number"))
                 bounded = bound_hold(self.retention, self.index, self.clock, camera, start_us, end_us,
                                      two_persons=True)
             except HoldError as exc:
-                raise self._refused(actor, 422, str(exc), fields) from None
-            mine = len(self.flow.select("state='pending' AND requested_by=?", (actor.name,),
-                                        limit=self.max_pending_per_user + 1))
+                raise self._refused(actor, 422, hold_message(exc), fields) from None
+            mine = self.flow.pending_of(actor.name)
             if mine >= self.max_pending_per_user:
-                raise self._refused(actor, 429, f"{actor.name} already has {mine} pending hold request(s), the most "
-                                                "allowed ([access] max_pending_per_user)", fields)
+                raise self._refused(actor, 429, pending_cap(actor.name, mine, self.flow.noun,
+                                                            "[access] max_pending_per_user"), fields)
             req = self.flow.create(actor, {"camera": camera, "start_us": bounded.start_us, "end_us": bounded.end_us,
                                            "reason": reason.strip(), "case_number": case_number.strip(),
                                            "approval": approval, "hold_id": None})
@@ -114,7 +114,7 @@ class HoldRequests:
 
             def place(r: Request) -> None:
                 if self.holds is None:
-                    raise WorkflowError(503, "holds are not available on this box")
+                    raise WorkflowError(503, HOLDS_UNAVAILABLE)
                 hr = _hold_request(r)
                 try:
                     # Bounded again from the approval's "now": a request left pending cannot reach further.
@@ -123,7 +123,7 @@ class HoldRequests:
                     made.append(self.holds.create(hr.camera, b.start_us, b.end_us, hr.reason, hr.case_number,
                                                   created_by=user.name, source=hr.subject))
                 except HoldError as exc:
-                    raise WorkflowError(409, str(exc)) from None
+                    raise WorkflowError(409, hold_message(exc)) from None
 
             self.flow.decide(req, user, actor, approve=True, on_approve=place,
                              detail={"requested_by": req.requester.name})

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.access.hold_policy import HoldRefused, HoldTooLong, bound_hold
-from edge.access.workflow import InvalidRequest, Problem, WorkflowError
+from edge.access.hold_policy import HoldRefused, HoldTooLong, bound_hold, hold_message
+from edge.access.workflow import InvalidRequest, Problem, WorkflowError, unknown_camera
 from edge.config_sections import RetentionConfig
 from storage.clock import Clock
 from storage.holds import Hold, HoldError, HoldStore, register_hold_create
@@ -33,7 +33,7 @@ class HoldPlacement:
               source: str = "manual") -> Hold:
         """A new hold by `actor`, registered as `hold_create`; InvalidRequest names what is wrong."""
         if camera is not None and camera not in self.known_cameras():
-            raise InvalidRequest([Problem(("camera",), f"unknown camera '{camera}'")])
+            raise InvalidRequest([Problem(("camera",), unknown_camera(camera))])
         try:
             if self.retention is not None and self.index is not None and self.clock is not None:
                 bounded = bound_hold(self.retention, self.index, self.clock, camera, start_us, end_us)
@@ -42,13 +42,13 @@ class HoldPlacement:
                                      source=source)
         except HoldRefused as exc:
             self._refused(actor, camera, reason, case_number, str(exc))
-            raise WorkflowError(exc.status, str(exc)) from None
+            raise WorkflowError(exc.status, hold_message(exc)) from None
         except HoldError as exc:
             # Attempts past the bounds are registered (someone tried to hold too much); a malformed
             # request (end before start, no reason) is only answered.
             if isinstance(exc, HoldTooLong):
                 self._refused(actor, camera, reason, case_number, str(exc))
-            raise InvalidRequest([Problem(("hold",), str(exc))]) from None
+            raise InvalidRequest([Problem(("hold",), hold_message(exc))]) from None
         register_hold_create(self.register, actor, hold)
         return hold
 

@@ -5,7 +5,8 @@ seeks an MP4 natively in every browser the box meets (HLS needs hls.js or Safari
 let it fetch only what it plays, and the clip is exactly the export's muxing (storage/clip_mux.py),
 so what the officer reviews is frame for frame what an export of the span would hand over. The
 clip is assembled once per grant and camera (a stream copy: a grant's range of a few minutes is
-muxed in well under a second) and deleted when the grant ends.
+muxed in well under a second) and deleted when the grant is revoked, when it ends (`ClipSweeper`,
+a periodic service: a grant runs out without anyone touching it) and at the daemon's start.
 
 Every segment is re-hashed as it is muxed (storage/clip_mux.py, as for an export): one whose SHA-256
 no longer matches the index is left out (its span shows as a gap marked `segment_altered`) and
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.access.review import Grant
+from edge.access.review import Grant, ReviewGrants
 from edge.monitor.alarms import AlarmCenter
+from edge.periodic import PeriodicService
 from storage.clip_mux import ExportError, find_gaps, write_clip
 from storage.index import Segment
 from storage.salvage import sha256_file
@@ -150,3 +152,20 @@ class Playback:
 
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ClipSweeper(PeriodicService):
+    """Deletes the clips of grants no longer in force: ended (`review_hours` passed), revoked,
+    expired or denied. A clip is a copy of recorded footage on disk; it must not outlive the
+    decision that let it be made, even when nobody opens a page after the grant ends."""
+
+    name = "review-clips"
+
+    def __init__(self, playback: Playback, reviews: ReviewGrants, interval: float = 30.0) -> None:
+        super().__init__(interval)
+        self.playback = playback
+        self.reviews = reviews
+
+    def tick(self) -> None:
+        self.reviews.expire_due()
+        self.playback.prune(self.reviews.in_force_ids())

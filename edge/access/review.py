@@ -16,8 +16,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edge.access.users import Role, User
-from edge.access.workflow import APPROVED, InvalidRequest, Problem, Request, Use, Workflow, WorkflowError
+from edge.access.workflow import (
+    APPROVED,
+    NOT_FOUND,
+    InvalidRequest,
+    Problem,
+    Request,
+    Use,
+    Workflow,
+    WorkflowError,
+    pending_cap,
+    range_too_long,
+    unknown_camera,
+)
 from edge.config_sections import AccessConfig
+from edge.i18n.message import N_, Message, term
 from storage.clock import HOUR_US, Clock
 from storage.index import Index
 from storage.register import AccessRegister, Actor
@@ -84,7 +97,7 @@ def _grant(r: Request) -> Grant:
 def _use() -> Use:
     return Use(table="review_grants", action="review", subject=lambda r: f"review:{r.id}",
                fields=lambda r: ReviewSpec.from_json(r.own["spec"]).register_fields(),
-               noun="review request", own_columns=OWN_COLUMNS, json_columns=frozenset({"spec"}))
+               noun=N_("review request"), own_columns=OWN_COLUMNS, json_columns=frozenset({"spec"}))
 
 
 class ReviewGrants:
@@ -104,22 +117,29 @@ class ReviewGrants:
     def list(self, limit: int = 100) -> builtins.list[Grant]:
         return [_grant(r) for r in self.flow.select(limit=limit)]
 
+    def in_force_ids(self) -> set[int]:
+        """The grants under which footage may be shown now (approved, not revoked, not ended)."""
+        now = self.clock.now_us()
+        rows = self.flow.select("state='approved' AND revoked_us IS NULL AND granted_until_us > ?", (now,),
+                                limit=1_000_000)
+        return {g.id for g in map(_grant, rows) if g.in_force(now)}
+
     # -- the workflow ---------------------------------------------------------------------------
     def problems(self, spec: ReviewSpec) -> builtins.list[Problem]:
         out: builtins.list[Problem] = []
         known = self.known_cameras()
         if not spec.cameras:
-            out.append(Problem(("cameras",), "choose at least one camera"))
+            out.append(Problem(("cameras",), Message("no_camera", N_("choose at least one camera"))))
         for i, cam in enumerate(spec.cameras):
             if cam not in known:
-                out.append(Problem(("cameras", i), f"unknown camera '{cam}'"))
+                out.append(Problem(("cameras", i), unknown_camera(cam)))
         if spec.end_us <= spec.start_us:
-            out.append(Problem(("end",), "end must be after start"))
+            out.append(Problem(("end",), Message("end_before_start", N_("end must be after start"))))
         if spec.end_us - spec.start_us > int(self.access.max_export_hours * HOUR_US):
-            out.append(Problem(("end",), f"the range is longer than the maximum of "
-                                         f"{self.access.max_export_hours:g} h; split the request"))
+            out.append(Problem(("end",), range_too_long(self.access.max_export_hours)))
         if spec.end_us > self.clock.now_us() + FUTURE_TOLERANCE_US:
-            out.append(Problem(("end",), "end is in the future: only recorded footage can be reviewed"))
+            out.append(Problem(("end",), Message("end_in_future", N_("end is in the future: only recorded footage "
+                                                                     "can be reviewed"))))
         return out
 
     def submit(self, actor: Actor, spec: ReviewSpec) -> Grant:
@@ -129,7 +149,16 @@ class ReviewGrants:
             self.register.append(actor, "review_request", result="refused", subject="review:-",
                                  detail={"problems": [p.msg for p in problems]}, **spec.register_fields())
             raise InvalidRequest(problems)
-        return _grant(self.flow.create(actor, {"spec": spec.to_json()}))
+        with self.flow.lock:
+            # A cap per person: one account cannot flood the approvers' queue (nor the register).
+            pending = self.flow.pending_of(actor.name)
+            if pending >= self.access.max_pending_reviews_per_user:
+                reason = pending_cap(actor.name, pending, term(N_("review request")),
+                                     "[access] max_pending_reviews_per_user")
+                self.register.append(actor, "review_request", result="refused", subject="review:-",
+                                     detail={"reason": str(reason), "code": reason.code}, **spec.register_fields())
+                raise WorkflowError(429, reason)
+            return _grant(self.flow.create(actor, {"spec": spec.to_json()}))
 
     def approve(self, grant_id: int, user: User, actor: Actor, note: str = "") -> Grant:
         """Step 2 of 2: the second person approves; the grant runs from now for `review_hours`."""
@@ -158,11 +187,12 @@ class ReviewGrants:
             req = self.flow.get(grant_id)
             assert req is not None
             if user.name not in grant.persons() and user.role is not Role.APPROVER:
-                raise self.flow.refuse(req, actor, "revoke", 403,
-                                       "only the two persons of this grant or an approver may revoke it")
+                raise self.flow.refuse(req, actor, "revoke", 403, Message(
+                    "revoke_not_party", N_("only the two persons of this grant or an approver may revoke it")))
             if not grant.in_force(self.clock.now_us()):
-                raise self.flow.refuse(req, actor, "revoke", 409,
-                                       f"review {grant_id} is {grant.status(self.clock.now_us())}, not active")
+                raise self.flow.refuse(req, actor, "revoke", 409, Message(
+                    "review_not_active", N_("review %(id)s is %(state)s, not active"),
+                    {"id": grant_id, "state": term(grant.status(self.clock.now_us()))}))
             now = self.clock.now_us()
             self.flow.set_state(grant_id, APPROVED, revoked_by=user.name, revoked_us=now)
             self.register.append(actor, "review_revoke", subject=grant.subject, detail={"reason": reason},
@@ -178,7 +208,7 @@ class ReviewGrants:
     def _existing(self, grant_id: int) -> Grant:
         grant = self.get(grant_id)
         if grant is None:
-            raise WorkflowError(404, f"no review {grant_id}")
+            raise WorkflowError(404, Message("not_found", NOT_FOUND, {"noun": term(N_("review")), "id": grant_id}))
         return grant
 
     def authorize(self, grant_id: int, user: User, actor: Actor, camera: str | None = None) -> Grant:
@@ -190,13 +220,16 @@ class ReviewGrants:
         assert req is not None
         now = self.clock.now_us()
         if user.name not in grant.persons():
-            raise self.flow.refuse(req, actor, "view", 403, "only the requester and the approver of this grant may "
-                                                            "view under it")
+            raise self.flow.refuse(req, actor, "view", 403, Message(
+                "view_not_party", N_("only the requester and the approver of this grant may view under it")))
         if not grant.in_force(now):
-            raise self.flow.refuse(req, actor, "view", 409, f"review {grant_id} is {grant.status(now)}: "
-                                                            "nothing may be shown under it")
+            raise self.flow.refuse(req, actor, "view", 409, Message(
+                "review_not_in_force", N_("review %(id)s is %(state)s: nothing may be shown under it"),
+                {"id": grant_id, "state": term(grant.status(now))}))
         if camera is not None and camera not in grant.spec.cameras:
-            raise self.flow.refuse(req, actor, "view", 403, f"camera '{camera}' is not part of review {grant_id}")
+            raise self.flow.refuse(req, actor, "view", 403, Message(
+                "camera_not_in_review", N_("camera '%(camera)s' is not part of review %(id)s"),
+                {"camera": camera, "id": grant_id}))
         return grant
 
     def register_view(self, grant: Grant, actor: Actor, camera: str, start_us: int, end_us: int,

@@ -21,6 +21,7 @@ from typing import Any
 
 from edge.access.identity import credential_key, name_key
 from edge.access.users import Role, User
+from edge.i18n.message import N_, Message, term
 from storage.clock import Clock
 from storage.index import Index
 from storage.register import SYSTEM, AccessRegister, Actor
@@ -29,29 +30,66 @@ PENDING, APPROVED, DENIED, EXPIRED = "pending", "approved", "denied", "expired"
 
 
 class WorkflowError(Exception):
-    """A refused workflow step; `status` is the HTTP status the API answers with."""
+    """A refused workflow step; `status` is the HTTP status the API answers with, `message` the
+    reason (a stable `code` plus parameters, translated where it is shown); `reason` is its English,
+    as the register keeps it."""
 
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, status: int, message: Message) -> None:
+        super().__init__(str(message))
         self.status = status
-        self.reason = reason
+        self.message = message
+
+    @property
+    def reason(self) -> str:
+        return str(self.message)
+
+    @property
+    def code(self) -> str:
+        return self.message.code
 
 
 @dataclass(frozen=True)
 class Problem:
     """One reason a request is refused before it exists: the field (a path, e.g. ("cameras", 2))
-    and the rule it breaks, in words."""
+    and the rule it breaks."""
 
     field: tuple[str | int, ...]
-    msg: str
+    message: Message
+
+    @property
+    def msg(self) -> str:
+        return str(self.message)
 
 
 class InvalidRequest(WorkflowError):
     """A request refused as a whole, with one problem per broken rule (the API answers 422)."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(422, "; ".join(f"{'.'.join(map(str, p.field))}: {p.msg}" for p in problems))
+        super().__init__(422, Message("invalid_request", "; ".join(
+            f"{'.'.join(map(str, p.field))}: {p.msg}" for p in problems)))
         self.problems = problems
+
+
+#: The refusals every use shares. Codes are stable (API clients test them); texts are msgids.
+NOT_FOUND = N_("no %(noun)s %(id)s")
+NOT_PENDING = N_("%(noun)s %(id)s is %(state)s, not pending")
+NO_LONGER_PENDING = N_("%(noun)s %(id)s is no longer pending")
+PENDING_CAP = N_("%(user)s already has %(count)s pending %(noun)s(s), the most allowed (%(setting)s); "
+                 "wait for a decision first")
+HOLDS_UNAVAILABLE = Message("holds_unavailable", N_("holds are not available on this box"))
+
+
+def unknown_camera(camera: str) -> Message:
+    return Message("unknown_camera", N_("unknown camera '%(camera)s'"), {"camera": camera})
+
+
+def range_too_long(hours: float) -> Message:
+    return Message("range_too_long", N_("the range is longer than the maximum of %(hours)s h "
+                                        "([access] max_export_hours); split the request"), {"hours": f"{hours:g}"})
+
+
+def pending_cap(user: str, count: int, noun: Message, setting: str) -> Message:
+    return Message("pending_cap", PENDING_CAP, {"user": user, "count": count, "noun": noun, "setting": setting})
 
 
 @dataclass(frozen=True)
@@ -65,15 +103,17 @@ def same_credential(a: str, b: str) -> bool:
     return credential_key(a) == credential_key(b)
 
 
-def second_person_refusal(requester: Person, approver: User) -> str | None:
+def second_person_refusal(requester: Person, approver: User) -> Message | None:
     """Why `approver` may not decide `requester`'s request, or None when they may."""
     if approver.role is not Role.APPROVER:
-        return f"role '{approver.role.value}' may not approve"
+        return Message("approver_role", N_("role '%(role)s' may not approve"), {"role": approver.role.value})
     if name_key(approver.name) == name_key(requester.name):
-        return "a request cannot be approved by the user who made it (Art. 18: at least two persons)"
+        return Message("self_approval", N_("a request cannot be approved by the user who made it "
+                                           "(Art. 18: at least two persons)"))
     if same_credential(approver.credential_id, requester.credential_id):
-        return ("the approver holds the same work credential as the requester: one person cannot "
-                "approve their own request under a second account (Art. 18)")
+        return Message("same_credential", N_("the approver holds the same work credential as the requester: one "
+                                             "person cannot approve their own request under a second account "
+                                             "(Art. 18)"))
     return None
 
 
@@ -106,8 +146,9 @@ class Use:
     subject: Callable[[Request], str]
     #: The register fields (cameras, range, purpose, case, approval ...) of a request.
     fields: Callable[[Request], dict[str, Any]]
-    #: How a request is named in messages: "export" → "no export 7", "export 7 is denied".
-    noun: str = "request"
+    #: How a request is named in messages: "export" → "no export 7", "export 7 is denied"
+    #: (a catalog text: it is translated with the message).
+    noun: str = N_("request")
     own_columns: Sequence[str] = ()
     json_columns: frozenset[str] = frozenset()
     expire_action: str = ""
@@ -150,11 +191,22 @@ class Workflow:
         return [self._row(r) for r in self.index.reader().execute(sql, (*args, limit))]
 
     # -- steps ----------------------------------------------------------------------------------
-    def refuse(self, req: Request, actor: Actor, step: str, status: int, reason: str) -> WorkflowError:
-        """Register a refused step and return the error to raise."""
+    @property
+    def noun(self) -> Message:
+        return term(self.use.noun)
+
+    def refuse(self, req: Request, actor: Actor, step: str, status: int, reason: Message) -> WorkflowError:
+        """Register a refused step (in English, with its code) and return the error to raise."""
         self.register.append(actor, f"{self.use.action}_{step}", result="refused", subject=self.use.subject(req),
-                             detail={"reason": reason}, **self.use.fields(req))
+                             detail={"reason": str(reason), "code": reason.code}, **self.use.fields(req))
         return WorkflowError(status, reason)
+
+    def pending_of(self, user: str) -> int:
+        """How many of `user`'s requests wait for a decision (after expiring what is due)."""
+        self.expire_due()
+        row = self.index.reader().execute(f"SELECT count(*) FROM {self.use.table} WHERE state='pending'"
+                                          " AND requested_by=?", (user,)).fetchone()
+        return int(row[0])
 
     def create(self, actor: Actor, own: Mapping[str, Any], detail: dict[str, Any] | None = None) -> Request:
         """A new pending request, registered as `<action>_request`."""
@@ -179,9 +231,11 @@ class Workflow:
         self.expire_due()
         req = self.get(request_id)
         if req is None:
-            raise WorkflowError(404, f"no {self.use.noun} {request_id}")
+            raise WorkflowError(404, Message("not_found", NOT_FOUND, {"noun": self.noun, "id": request_id}))
         if req.state != PENDING:
-            raise self.refuse(req, actor, step, 409, f"{self.use.noun} {req.id} is {req.state}, not pending")
+            raise self.refuse(req, actor, step, 409, Message("not_pending", NOT_PENDING,
+                                                             {"noun": self.noun, "id": req.id,
+                                                              "state": term(req.state)}))
         return req
 
     def decide(self, req: Request, user: User, actor: Actor, approve: bool, reason: str = "",
@@ -198,14 +252,15 @@ class Workflow:
             try:
                 on_approve(req)
             except WorkflowError as err:
-                raise self.refuse(req, actor, step, err.status, err.reason) from None
+                raise self.refuse(req, actor, step, err.status, err.message) from None
         with self.index.write() as c:
             cur = c.execute(
                 f"UPDATE {self.use.table} SET state=?, decided_by=?, decider_credential=?, decided_us=?,"
                 " decision_reason=? WHERE id=? AND state='pending'",
                 (APPROVED if approve else DENIED, user.name, user.credential_id, self.clock.now_us(), reason, req.id))
             if cur.rowcount != 1:
-                raise WorkflowError(409, f"{self.use.noun} {req.id} is no longer pending")
+                raise WorkflowError(409, Message("no_longer_pending", NO_LONGER_PENDING,
+                                                 {"noun": self.noun, "id": req.id}))
         self.register.append(actor, f"{self.use.action}_{step}", subject=self.use.subject(req),
                              detail=detail if detail is not None else ({"reason": reason} if reason else {}),
                              **self.use.fields(req))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from capture.sampler import KeyframeSampler
+from edge.access.playback import ClipSweeper
 from edge.access.producer import ExportProducer
 from edge.access.refusals import RefusalFlusher
 from edge.app.box import Box
@@ -70,7 +71,7 @@ class Daemon:
         # Hold a keyframe only over the last two sampling periods before the next pass (which may
         # come at 0.9 intervals, see HealthService.tick).
         rest = max(0.0, 0.9 * cfg.health.interval_seconds - 2 * period)
-        self.sampler = KeyframeSampler(period, box.clock.now_us, rest=rest)
+        self.sampler = KeyframeSampler(period, box.clock.now_us, health=cfg.health.enabled, rest=rest)
         self.health = HealthService(cfg.health, [c.id for c in cfg.cameras], box.store, box.alarms, box.register,
                                     box.clock, self.fleet.workers, self.sampler, lambda: self._stop.is_set())
         self.export_producer = ExportProducer(cfg, box.store, box.exports, box.register, box.device_key)
@@ -83,7 +84,8 @@ class Daemon:
                                           box.clock, tsa_client(cfg.integrity))
         #: Background services, started after the workers and stopped before them.
         self.services: list[Service] = [self.retention, self.health, self.export_producer,
-                                        RefusalFlusher(box.refusals), self.clock_watch, self.integrity]
+                                        RefusalFlusher(box.refusals), self.clock_watch, self.integrity,
+                                        ClipSweeper(box.playback, box.reviews)]
         # Held evidence copied to S3 Object Lock storage; None when [offload] is off.
         self.offload = offload_service(cfg, box.store, box.clock, box.register, box.alarms, box.holds, box.exports,
                                        self.export_producer.final_dir)
@@ -95,8 +97,11 @@ class Daemon:
         self.runtime = Runtime(box, self.fleet, self.health, self.retention, self.export_producer, self.probes,
                                self.started_monotonic, lambda: self._stop.is_set(), self.offload,
                                clock_watch=self.clock_watch, integrity=self.integrity)
-        #: Services that need the runtime (the API): started last, stopped first.
-        self.attached: list[Service] = [make(self.runtime) for make in attach]
+        #: Services that need the runtime (the API): made and started last (after the cameras:
+        #: importing the web stack takes a good part of a second that recording need not wait
+        #: for), stopped first.
+        self._attach = list(attach)
+        self.attached: list[Service] = []
         self.notifier = Notifier.from_env()
         self._notify: NotifyService | None = None
 
@@ -111,10 +116,13 @@ class Daemon:
         recover(self.box.store, [c.id for c in self.cfg.cameras])
         # Review clips are caches built from stored segments for a grant: an earlier run's are stale.
         self.box.playback.clear()
-        self.fleet.start(self.retention.on_segment, self.sampler.offer if self.cfg.health.enabled else None)
+        # Always the sampler: with [health] off it keeps only the live view's keyframes (watched cameras).
+        self.fleet.start(self.retention.on_segment, self.sampler.offer)
         for svc in self.services:
             svc.start()
-        for svc in self.attached:
+        for make in self._attach:
+            svc = make(self.runtime)
+            self.attached.append(svc)
             svc.start()
         trying = self.fleet.settle(SETTLE_SECONDS, self._stop.is_set)
         if trying:

@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from edge.i18n.message import Message
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "edge"
 #: Languages the box speaks (BCP 47 tag → gettext catalog name).
@@ -72,6 +74,12 @@ class Localizer:
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return translations(self.language).ngettext(singular, plural, n)
+
+    def message(self, message: Message | str) -> str:
+        """A domain message (or a catalog text) in this language, its parameters filled in."""
+        if isinstance(message, Message):
+            return message.render(self.gettext)
+        return self.gettext(message)
 
     # -- times shown -----------------------------------------------------------------------------
     def local(self, us: int) -> datetime:

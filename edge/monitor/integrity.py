@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import httpx
-
 from edge.config_sections import IntegrityConfig
 from edge.monitor.alarms import AlarmCenter
 from edge.monitor.tsa_client import TsaClient
@@ -89,7 +87,7 @@ class IntegrityService(PeriodicService):
         for cp in checkpoints.untimed(self.index.reader(), STAMPS_PER_TICK):
             try:
                 token, gen_us = self.tsa.stamp(cp.body.encode("utf-8"))
-            except (TsaError, httpx.HTTPError, OSError) as exc:
+            except (TsaError, OSError) as exc:
                 self.tsa_failures += 1
                 self._next_stamp_us = self.clock.now_us() + int(self._retry_wait * 1_000_000)
                 self.alarms.raise_("timestamp_failed", "warning",

@@ -3,8 +3,6 @@ an application/timestamp-query per checkpoint, the reply checked before it is ke
 
 from __future__ import annotations
 
-import httpx
-
 from storage.tsa import CONTENT_TYPE_QUERY, TsaError, TsaVerifier, build_request, check_reply
 
 
@@ -15,10 +13,15 @@ class TsaClient:
         self.verifier = verifier
 
     def stamp(self, message: bytes) -> tuple[bytes, int]:
-        """(reply DER, genTime µs) for SHA-256(message). Raises TsaError or httpx.HTTPError."""
+        """(reply DER, genTime µs) for SHA-256(message). Raises TsaError (an HTTP failure too)."""
+        import httpx  # here: a tenth of a second at startup, for boxes that have a TSA only
+
         req = build_request(message)
-        resp = httpx.post(self.url, content=req.der, headers={"Content-Type": CONTENT_TYPE_QUERY},
-                          timeout=self.timeout)
+        try:
+            resp = httpx.post(self.url, content=req.der, headers={"Content-Type": CONTENT_TYPE_QUERY},
+                              timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise TsaError(f"{type(exc).__name__}: {exc}") from exc
         if resp.status_code != 200:
             raise TsaError(f"TSA answered HTTP {resp.status_code}")
         gen_us = check_reply(resp.content, req, message)

@@ -69,8 +69,10 @@ def _mbit(bps: float) -> str:
     return f"{bps / 1e6:.2f} Mbit/s"
 
 
-def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer | None = None) -> bytes:
-    """The filing pack as PDF in `loc`'s language, times in its zone."""
+def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer | None = None,
+               texts: dict[str, Any] | None = None) -> bytes:
+    """The filing pack as PDF in `loc`'s language, times in its zone; `texts` are the pack's
+    sentences in that language (`edge.reports.filing.localized`; the JSON's English without them)."""
     loc = loc or Localizer("zh-CN", "Asia/Shanghai")
     _ = loc.gettext
     pdf = _Pdf()
@@ -78,7 +80,9 @@ def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer |
     pdf.set_creator(f"edge {pack['software']['version']}")
     pdf.add_page()
     pdf.heading(_("Filing pack: public security video image system"), 16)
-    pdf.para(pack["document"])
+    texts = texts or {"document": pack["document"], "calculation": pack["retention_calculation"],
+                      "checks": pack["checks"], "categories": {}}
+    pdf.para(texts["document"])
     pdf.para(f"{_('Generated')} {loc.iso_ts(pack['generated'])}")
     pdf.ln(2)
     box = pack["box"]
@@ -94,12 +98,14 @@ def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer |
         pdf.set_font(pdf.family, "", 9)
         ref = cam["reference"]
         pdf.rows([
-            (_("Site category (Art. 9)"), cam["site_category"]), (_("Location / coverage"), cam["location"]),
+            (_("Site category (Art. 9)"),
+             f"{texts['categories'].get(cam['site_category'], cam['site_category'])} ({cam['site_category']})"),
+            (_("Location / coverage"), cam["location"]),
             (_("Signage (Art. 10)"), _("confirmed") if cam["signage"] else _("NOT confirmed")),
             (_("Enabled"), _("yes") if cam["enabled"] else _("no")),
             (_("Resolution"), cam["resolution"] or _("not recorded yet")),
             (_("Codec"), cam["codec"] or _("not recorded yet")),
-            (_("Bitrate"), f"{_mbit(cam['bitrate_bps'])} ({cam['bitrate_source']})"),
+            (_("Bitrate"), f"{_mbit(cam['bitrate_bps'])} ({_(cam['bitrate_source'])})"),
             (_("Reference view"), f"{_('set')} {loc.iso_ts(ref['set'])} {_('by')} {ref['set_by']}"
              + (f" ({_('automatic')})" if ref["automatic"] else "") if ref else _("not commissioned yet")),
         ])
@@ -110,19 +116,19 @@ def render_pdf(pack: dict[str, Any], pictures: dict[str, Path], loc: Localizer |
             pdf.image(str(pic), w=90)
         pdf.ln(3)
     pdf.heading(_("Site categories"))
-    pdf.rows([(k, ", ".join(v)) for k, v in pack["site_categories"].items()])
+    pdf.rows([(f"{texts['categories'].get(k, k)} ({k})", ", ".join(v)) for k, v in pack["site_categories"].items()])
     pdf.ln(2)
     pdf.heading(_("Storage and retention (Art. 19(8))"))
-    for line in pack["retention_calculation"]:
+    for line in texts["calculation"]:
         pdf.para(line)
     pdf.ln(2)
     pdf.heading(_("Device signing key (verifies exported footage)"))
     pdf.rows([(_("Algorithm"), pack["signing_key"]["algorithm"]),
               (_("Fingerprint"), pack["signing_key"]["fingerprint"])])
     pdf.mono(pack["signing_key"]["public_pem"])
-    if pack["checks"]:
+    if texts["checks"]:
         pdf.ln(2)
         pdf.heading(_("Open points before filing"))
-        for c in pack["checks"]:
+        for c in texts["checks"]:
             pdf.para("- " + c)
     return bytes(pdf.output())
