@@ -48,6 +48,11 @@ class Pins:
         with self._lock:
             return segment_id in self._count
 
+    def maybe_any(self) -> bool:
+        """Whether anything may be pinned, without the lock: a hint for a scan over many segments
+        (False is exact at some instant; a pin racing it is caught by `claim`, under the lock)."""
+        return bool(self._count)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._count)

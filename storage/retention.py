@@ -202,13 +202,13 @@ class RetentionEngine:
                 else:
                     res.stopped = "floor"
                     break
-                if _held(seg, holds):
+                if holds and _held(seg, holds):
                     res.skipped_held += 1
                     if leading:
                         start = (seg.end_us, seg.id)
                     continue
                 leading = False
-                if pins.is_pinned(seg.id):
+                if pins.maybe_any() and pins.is_pinned(seg.id):  # `claim` decides under the lock
                     res.skipped_pinned += 1
                     continue
                 if batch and (kind != batch_kind or len(batch) >= BATCH):
