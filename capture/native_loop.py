@@ -20,7 +20,9 @@ from typing import Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
-INTERVAL = 0.05
+#: Seconds between passes. Each pass costs a recv and some Python per camera whatever it brings;
+#: 0.1 s halves that against 0.05 s, and a camera's ~40 KB of 100 ms fit its socket buffer easily.
+INTERVAL = 0.1
 T = TypeVar("T")
 
 

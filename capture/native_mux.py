@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import logging
 import time
 from collections.abc import Callable
@@ -26,7 +25,9 @@ import av.stream
 from av.audio.codeccontext import AudioCodecContext
 from av.video.codeccontext import VideoCodecContext
 
+from capture.fmp4 import FragmentWriter, _template, init_segment
 from capture.native_source import StreamParams
+from capture.rtsp.h265 import to_annexb
 from capture.segmenter import FRAGMENT_SECONDS, mux_options
 from storage.index import Segment
 from storage.salvage import SalvageError, plan_salvage
@@ -35,19 +36,9 @@ from storage.writer import SegmentFile
 
 log = logging.getLogger(__name__)
 
-_TEMPLATES: dict[str, av.stream.Stream] = {}
-_TEMPLATE_HOLDERS: list[av.container.OutputContainer] = []
-
-
-def _template(codec: str) -> av.stream.Stream:
-    """A stream to copy codec settings from (PyAV makes muxable streams with settable extradata only
-    from a template); made once per codec, never opened, never written."""
-    t = _TEMPLATES.get(codec)
-    if t is None:
-        holder = av.open(io.BytesIO(), mode="w", format="mp4")
-        t = _TEMPLATES[codec] = holder.add_stream(codec)
-        _TEMPLATE_HOLDERS.append(holder)
-    return t
+#: Who writes the segment files: "python" (capture.fmp4: one writev per fragment) or "pyav"
+#: (FFmpeg's MP4 muxer through PyAV, one call per packet; the fallback).
+WRITERS = ("python", "pyav")
 
 
 def probe_size(codec: str, extradata: bytes, sample: bytes) -> tuple[int, int]:
@@ -67,13 +58,16 @@ def probe_size(codec: str, extradata: bytes, sample: bytes) -> tuple[int, int]:
 
 
 class _Open:
-    __slots__ = ("audio_base", "audio_out", "base", "container", "file", "info", "last_end", "mux",
+    __slots__ = ("audio_base", "audio_out", "base", "container", "file", "frag", "info", "last_end", "mux",
                  "mux_errors", "packets", "video_out")
 
     def __init__(self, file: SegmentFile, container: av.container.OutputContainer, base: int,
-                 audio_base: int | None, info: StreamInfo) -> None:
+                 audio_base: int | None, info: StreamInfo, frag: FragmentWriter | None = None) -> None:
         self.file = file
+        #: The PyAV muxer writing the file, or (own writer) the container holding the init segment's
+        #: streams, never written after its header.
         self.container = container
+        self.frag = frag
         self.mux = container.mux_one
         self.base = base
         self.audio_base = audio_base
@@ -89,7 +83,10 @@ class NativeSegmenter:
     def __init__(self, camera: str, store: SegmentStore, segment_seconds: float, video: StreamParams,
                  audio: StreamParams | None, wall_of: Callable[[int], int],
                  on_closed: Callable[[Segment], None], frame_ticks: int,
-                 fragment_seconds: float | None = FRAGMENT_SECONDS) -> None:
+                 fragment_seconds: float | None = FRAGMENT_SECONDS, writer: str = "python") -> None:
+        if writer not in WRITERS:
+            raise ValueError(f"writer must be one of {WRITERS}")
+        self.writer = writer
         self.camera = camera
         self.fragment_seconds = fragment_seconds
         self.store = store
@@ -139,6 +136,25 @@ class NativeSegmenter:
         if act is None:
             self.dropped_before_key += 1
             return False
+        frag = act.frag
+        if frag is not None:
+            if keyframe and self.keyframe_hook is not None:
+                self._hook(act, data, pts - act.base, dts - act.base)
+            end = max(dts, pts) + self.frame_ticks
+            if end > act.last_end:
+                act.last_end = end
+            try:
+                taken = frag.add_video(data, pts - act.base, dts - act.base, keyframe)
+            except OSError as exc:
+                if not _is_enospc(exc):
+                    raise
+                self._close_on_full(act)
+                return True
+            if taken:
+                act.packets += 1
+            else:
+                self._refused(act, "non-increasing DTS")
+            return True
         pkt = av.Packet(data)  # type: ignore[arg-type]  # any buffer: PyAV copies it once
         pkt.time_base = self.vtb
         pkt.pts, pkt.dts = pts - act.base, dts - act.base
@@ -154,9 +170,32 @@ class NativeSegmenter:
             act.file.sync_if_due(time.monotonic())
         return True
 
+    def _hook(self, act: _Open, data: bytes | bytearray, pts: int, dts: int) -> None:
+        """The keyframe hook of the own writer: a packet as the PyAV path muxes it (HEVC samples in
+        Annex-B, since the stream's extradata is), on the init segment's stream."""
+        assert self.keyframe_hook is not None
+        if self.video.codec == "hevc":
+            data = bytearray(data)
+            to_annexb(data)
+        pkt = av.Packet(data)  # type: ignore[arg-type]
+        pkt.time_base = self.vtb
+        pkt.pts, pkt.dts = pts, dts
+        pkt.is_keyframe = True
+        self.keyframe_hook(pkt, act.video_out)
+
+    def _refused(self, act: _Open, why: object) -> None:
+        act.mux_errors += 1
+        if act.mux_errors in (1, 100):
+            log.warning("camera %s: muxer refused a packet (%s)", self.camera, why)
+        if act.mux_errors >= 100:
+            self.close()
+
     def write_audio(self, data: bytes | bytearray, pts: int) -> None:
         act = self.active
         if act is None or act.audio_out is None or act.audio_base is None or pts < act.audio_base:
+            return
+        if act.frag is not None:
+            act.frag.add_audio(data, pts - act.audio_base)
             return
         assert self.atb is not None
         pkt = av.Packet(data)  # type: ignore[arg-type]
@@ -175,14 +214,12 @@ class NativeSegmenter:
                 return False
             if not isinstance(exc, ValueError | av.error.FFmpegError):
                 raise
-            act.mux_errors += 1
-            if act.mux_errors in (1, 100):
-                log.warning("camera %s: muxer refused a packet (%s)", self.camera, exc)
-            if act.mux_errors >= 100:
-                self.close()
+            self._refused(act, exc)
             return False
 
     def _open(self, base: int) -> _Open:
+        if self.writer == "python":
+            return self._open_own(base)
         file = self.store.open_segment(self.camera, self.wall_of(base))
         file.written_by_path()
         # flush_packets: every fragment reaches the page cache when it is complete (a killed process
@@ -206,14 +243,34 @@ class NativeSegmenter:
         self.active = _Open(file, container, base, audio_base, self.info)
         return self.active
 
+    def _open_own(self, base: int) -> _Open:
+        audio = self.audio
+        init, holder = init_segment(self.video.codec, self.video.clock_rate, self.extradata, self.info.width,
+                                    self.info.height, None if audio is None else
+                                    (audio.clock_rate, audio.channels, audio.extradata))
+        file = self.store.open_segment(self.camera, self.wall_of(base))
+        ticks = int(self.fragment_seconds * self.video.clock_rate) if self.fragment_seconds else 1 << 62
+        frag = FragmentWriter(file.writev, ticks, self.frame_ticks, audio.frame_samples if audio else 1024)
+        audio_base = int(base * self.vtb / self.atb) if audio is not None and self.atb is not None else None
+        act = _Open(file, holder, base, audio_base, self.info, frag)
+        try:
+            file.writev([init])
+        except OSError as exc:
+            if not _is_enospc(exc):
+                raise
+            self._close_on_full(act)
+        self.active = act
+        return act
+
     def _close_on_full(self, act: _Open) -> None:
         if self.active is act:
             self.active = None
         self.disk_full = True
         log.error("camera %s: disk full while writing %s; closing it at its last complete fragment",
                   self.camera, act.file.partial.name)
-        with contextlib.suppress(Exception):
-            act.container.close()
+        if act.frag is None:
+            with contextlib.suppress(Exception):
+                act.container.close()
         try:
             media = act.file.keep_complete_fragments()
             if media is None:
@@ -249,6 +306,8 @@ class NativeSegmenter:
             return None
 
     def _finish(self, act: _Open, end_us: int) -> Segment | None:
+        if act.frag is not None:
+            return self._finish_own(act, end_us)
         try:
             act.container.close()
         except Exception as exc:
@@ -265,6 +324,25 @@ class NativeSegmenter:
             # FFmpeg's own I/O does not always report a failed write (ENOSPC) at close: the box walk
             # does. Keep the complete fragments as after a reported disk-full write.
             self._close_on_full(act)
+            return None
+        seg = self.store.commit(self.camera, act.file, end_us, act.packets, act.info)
+        self.on_closed(seg)
+        return seg
+
+
+    def _finish_own(self, act: _Open, end_us: int) -> Segment | None:
+        assert act.frag is not None
+        if act.file.closed:
+            return None  # closed on a full disk already
+        try:
+            act.frag.finish()
+        except OSError as exc:
+            if not _is_enospc(exc):
+                raise
+            self._close_on_full(act)
+            return None
+        if act.packets == 0:
+            act.file.discard()
             return None
         seg = self.store.commit(self.camera, act.file, end_us, act.packets, act.info)
         self.on_closed(seg)

@@ -88,6 +88,7 @@ class NativeSession:
                 if audio is not None else None)
         seg = self.segmenter = NativeSegmenter(cfg.id, self.w.store, self.w.segment_seconds, video, audio,
                                                self.wall_of, self._segment_closed, frame_ticks,
+                                               writer=cfg.native_writer,
                                                **({} if self.w.fragment_seconds is None
                                                   else {"fragment_seconds": self.w.fragment_seconds}))
         seg.keyframe_hook = self._keyframe
@@ -194,7 +195,7 @@ class NativeSession:
                     pending = None
                 seg.close()  # in full: the fresh anchor must see where this segment ended
                 self._anchor = None
-            if self._hevc:
+            if self._hevc and seg.writer == "pyav":
                 to_annexb(au.data)  # type: ignore[arg-type]
             pending = (au.data, s.pts, s.dts, au.keyframe)
         self._pending = pending

@@ -31,6 +31,11 @@ class CameraSource(Protocol):
     def reconnect_initial(self) -> float: ...
 
     @property
+    def native_writer(self) -> str:
+        """Who writes the native path's segments: "python" (capture.fmp4) or "pyav"."""
+        ...
+
+    @property
     def reconnect_max(self) -> float: ...
 
     @property

@@ -83,6 +83,9 @@ class CameraConfig(Strict):
     #: H.265 + AAC), "pyav" (FFmpeg's RTSP demuxer), or "auto" (native, falling back to PyAV with one
     #: log line for what it does not handle: other codecs, UDP-only cameras, rtsps://).
     ingest: Literal["auto", "native", "pyav"] = "auto"
+    #: Who writes the native path's segment files: "python" (own fMP4 fragment writer, one write
+    #: call per fragment) or "pyav" (FFmpeg's MP4 muxer, one call per packet; the fallback).
+    native_writer: Literal["python", "pyav"] = "python"
     #: GB/T 28181 channel code (20 digits, type 131/132) under which the platform sees this camera.
     gb28181_channel_id: str = ""
 

@@ -393,11 +393,13 @@ def test_auto_falls_back_to_pyav_with_one_log_line(tmp_path: Path, clip: Callabl
     assert len(lines) == 1
 
 
-def test_native_segments_carry_rtp_time(tmp_path: Path, clip: Callable[..., Path],
+@pytest.mark.parametrize("writer", ["python", "pyav"])
+def test_native_segments_carry_rtp_time(writer: str, tmp_path: Path, clip: Callable[..., Path],
                                         simulator: Callable[..., Simulator]) -> None:
+    """Both segment writers (the own fMP4 writer and PyAV's muxer, its fallback)."""
     sim = simulator({"cam": clip(seed=5)})
     store = SegmentStore(tmp_path / "store", SystemClock())
-    cam = CameraConfig.model_validate(camera("cam", sim.url("cam"), ingest="native"))
+    cam = CameraConfig.model_validate(camera("cam", sim.url("cam"), ingest="native", native_writer=writer))
     w = CaptureWorker(cam, store, 2.0, SystemClock())
     w.start()
     try:

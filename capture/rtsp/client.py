@@ -21,7 +21,7 @@ from capture.rtsp.auth import AuthError, Credentials
 from capture.rtsp.errors import RtspClosed, RtspError, RtspNotFound, RtspTimeout, RtspUnauthorized, Unsupported
 
 Handler = Callable[[memoryview, int, int], None]
-BUFFER = 1 << 19  # room for several interleaved frames of up to 64 KiB each
+BUFFER = 1 << 17  # room for two interleaved frames of up to 64 KiB each (RSS: one per camera)
 MAX_HEADER = 16384  # an RTSP message head longer than this is not one
 MAX_BODY = 65536  # an SDP (or any answer body) longer than this is refused
 EARLY_MAX = 1 << 21  # media kept from before the PLAY answer (a keyframe or two); more is dropped

@@ -21,6 +21,7 @@ from edge.access.producer import ExportProducer
 from edge.access.refusals import RefusalFlusher
 from edge.app.box import Box
 from edge.app.fdlimit import raise_open_file_limit
+from edge.app.memory import limit_malloc_arenas
 from edge.app.notify import Notifier, NotifyService, watchdog_interval
 from edge.app.probes import Probes
 from edge.app.runtime import Runtime
@@ -66,8 +67,11 @@ class Daemon:
         self.retention = RetentionService(cfg, box.store, box.holds, box.register, box.alarms, self.fleet.workers,
                                           box.clock)
         # Image health and offline/stalled alarms; the sampler is the capture threads' keyframe hook.
-        self.sampler = KeyframeSampler(sampler_period(cfg.health.interval_seconds), box.clock.now_us,
-                                       health=cfg.health.enabled)
+        period = sampler_period(cfg.health.interval_seconds)
+        # Hold a keyframe only over the last two sampling periods before the next pass (which may
+        # come at 0.9 intervals, see HealthService.tick).
+        rest = max(0.0, 0.9 * cfg.health.interval_seconds - 2 * period)
+        self.sampler = KeyframeSampler(period, box.clock.now_us, health=cfg.health.enabled, rest=rest)
         self.health = HealthService(cfg.health, [c.id for c in cfg.cameras], box.store, box.alarms, box.register,
                                     box.clock, self.fleet.workers, self.sampler, lambda: self._stop.is_set())
         self.export_producer = ExportProducer(cfg, box.store, box.exports, box.register, box.device_key)
@@ -104,6 +108,8 @@ class Daemon:
     def start(self) -> None:
         # Before any camera or connection opens a descriptor: systemd's soft default is 1024.
         raise_open_file_limit()
+        # Before the capture threads start: each would otherwise get an arena of its own.
+        limit_malloc_arenas()
         # Raises StoreLocked (another recorder writes this store) before anything is touched.
         self.lock.acquire()
         # Recovery logs each event itself; it must finish before any worker writes.
