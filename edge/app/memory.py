@@ -17,11 +17,17 @@ ARENAS = 2
 
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """mallopt(M_ARENA_MAX): call before the threads start. False where glibc is not the libc."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
+        # glibc's soname first: find_library runs ldconfig (tens of ms at every start).
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so")
+        except OSError:
+            return False
+    try:
         mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    except AttributeError:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
