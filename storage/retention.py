@@ -51,9 +51,10 @@ from storage.totals import StoreTotals
 
 log = logging.getLogger(__name__)
 
-#: Rows read per page of the oldest-first scan, and segments per register entry.
-PAGE = 2000
-#: One register entry and one transaction per batch: a one-day sweep of 64 cameras is 46 commits.
+#: Rows read by the first page of the oldest-first scan, and at most per page after it.
+FIRST_PAGE = 256
+PAGE = 10_000
+#: Segments per register entry, and per transaction: a one-day sweep of 64 cameras is 46 commits.
 BATCH = 2000
 #: At most this many deleted segments wait for the directory fsyncs and the 'deleted' mark (their
 #: rows stay 'deleting' meanwhile; ~1 KB each in memory).
@@ -158,16 +159,23 @@ class RetentionEngine:
 
     def _pages(self, after: tuple[int, int] = (-(2**62), -1)) -> Iterator[Segment]:
         end, sid = after
+        # Pages grow: most sweeps stop within their first rows (the floor), and a big one reads
+        # few, big pages (each query after a commit re-reads its pages from the OS: with 2,000-row
+        # pages a one-day sweep spent a third of its time here).
+        size = FIRST_PAGE
         while True:
             rows = self.index.reader().execute(
                 f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE state='stored' AND (end_us, id) > (?, ?)"
-                " ORDER BY end_us, id LIMIT ?", (end, sid, PAGE),
+                " ORDER BY end_us, id LIMIT ?", (end, sid, size),
             ).fetchall()
             if not rows:
                 return
             for row in rows:
                 yield Segment(*row)
+            if len(rows) < size:
+                return
             end, sid = rows[-1][4], rows[-1][0]
+            size = min(size * 4, PAGE)
 
     def sweep(self, need_bytes: int = 0, reason: str = "high_watermark", allow_breach: bool = False) -> SweepResult:
         """Free at least `need_bytes` within the rules (and delete what passed max_days); with
