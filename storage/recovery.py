@@ -19,9 +19,9 @@ from storage.clock import DAY_US
 from storage.fsutil import fsync_dir, make_dirs_durable, rename_durable
 from storage.index import NewSegment
 from storage.layout import PARTIAL_SUFFIX, SEGMENT_SUFFIX, TMP_SUFFIX, day_name, parse_stem
-from storage.retention import finish_unlinks
 from storage.salvage import SalvageError, probe, salvage, sha256_file
 from storage.store import SegmentStore
+from storage.unlinks import finish_unlinks
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class _Recovery:
 
     def finish_unlinks(self) -> None:
         """Files of rows a sweep marked 'deleted' in the same transaction as its register entry,
-        left by a crash before the unlinks were done (storage/retention.py)."""
+        left by a crash before the unlinks were done (storage/unlinks.py)."""
         removed, absent = finish_unlinks(self.store)
         self.report.deletions_finished += removed
         if removed or absent:

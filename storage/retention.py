@@ -28,10 +28,8 @@ older 'deleting' state (stores written before this) are finished by recovery as 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,6 +46,7 @@ from storage.layout import day_name
 from storage.register import SYSTEM, AccessRegister
 from storage.store import SegmentStore
 from storage.totals import StoreTotals
+from storage.unlinks import listed, set_listed, unlink_all
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +60,6 @@ BATCH = 2000
 FINISH = 50_000
 #: Register actions that prove a deletion (checked by `unrecorded_deletes`).
 DELETE_ACTIONS = ("retention_delete", "floor_breach")
-#: Meta key: JSON list of the register entries (ids) whose segments' files may not all be unlinked.
-UNLINKING_META = "retention.unlinking"
 
 
 @dataclass
@@ -100,19 +97,6 @@ class _Unfinished:
     current: dict[str, tuple[str, int]] = field(default_factory=dict)
     #: Day directories the sweep moved past (for a camera): candidates for removal when empty.
     passed: set[str] = field(default_factory=set)
-
-
-def _unlink_all(root: str, segs: list[Segment]) -> list[tuple[Segment, OSError]]:
-    """Unlink the segments' files (already gone is fine); the ones that failed, with why."""
-    failed: list[tuple[Segment, OSError]] = []
-    for seg in segs:
-        try:
-            os.unlink(root + seg.path)  # plain strings: pathlib per segment was a third of the cost
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            failed.append((seg, exc))
-    return failed
 
 
 def _held(seg: Segment, holds: list[Hold]) -> bool:
@@ -261,7 +245,7 @@ class RetentionEngine:
                 )
                 c.executemany("UPDATE segments SET state='deleted', deleted_us=?, delete_reason=?"
                               " WHERE id=? AND state='stored'", [(now, reason, s.id) for s in free])
-                _set_unlinking(c, _unlinking(c) + [e.id])
+                set_listed(c, listed(c) + [e.id])
                 entry.append(e.id)
 
         claimed = self.store.pins.claim(batch, lambda s: s.id, mark)
@@ -273,7 +257,7 @@ class RetentionEngine:
         if todo.unlinker is None:
             todo.unlinker = ThreadPoolExecutor(1, thread_name_prefix="retention-unlink")
         root = str(self.store.layout.root) + "/"
-        todo.unlinking.append((todo.unlinker.submit(_unlink_all, root, claimed), claimed, entry, kind))
+        todo.unlinking.append((todo.unlinker.submit(unlink_all, root, claimed), claimed, entry, kind))
         todo.count += len(claimed)
         return sum(s.bytes for s in claimed)
 
@@ -335,7 +319,7 @@ class RetentionEngine:
         if entries:
             done = set(entries)
             with self.index.write() as c:
-                _set_unlinking(c, [i for i in _unlinking(c) if i not in done])
+                set_listed(c, [i for i in listed(c) if i not in done])
         self._prune_dirs(prune | self._emptied(current), self.clock.now_us())
         if not batches:
             return
@@ -378,52 +362,6 @@ class RetentionEngine:
 
     def load_counters(self) -> None:
         self.deleted_total, self.breaches_total = deletion_counters(self.index)
-
-
-def _unlinking(c: sqlite3.Connection) -> list[int]:
-    row = c.execute("SELECT value FROM meta WHERE key=?", (UNLINKING_META,)).fetchone()
-    return [int(i) for i in json.loads(row[0])] if row is not None else []
-
-
-def _set_unlinking(c: sqlite3.Connection, ids: list[int]) -> None:
-    if ids:
-        c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (UNLINKING_META, json.dumps(ids)))
-    else:
-        c.execute("DELETE FROM meta WHERE key=?", (UNLINKING_META,))
-
-
-def finish_unlinks(store: SegmentStore) -> tuple[int, int]:
-    """Startup recovery: remove what is left of the files of the batches a sweep recorded and
-    marked but did not finish unlinking (a crash, or an unlink that failed). Returns (files
-    removed, files already gone)."""
-    index = store.index
-    ids = _unlinking(index.reader())
-    if not ids:
-        return 0, 0
-    removed = absent = 0
-    dirs: set[Path] = set()
-    r = index.reader()
-    for entry_id in ids:
-        row = r.execute("SELECT detail FROM register WHERE id=?", (entry_id,)).fetchone()
-        named = json.loads(row[0]).get("segments", []) if row is not None else []
-        for camera, seq, *_ in named:
-            hit = r.execute("SELECT path FROM segments WHERE camera=? AND seq=? AND state='deleted'",
-                            (camera, seq)).fetchone()
-            if hit is None:
-                continue  # not marked (the batch skipped it): never remove a stored segment's file
-            path = store.layout.root / hit[0]
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                absent += 1
-                continue
-            removed += 1
-            dirs.add(path.parent)
-    for d in dirs:
-        fsync_dir(d)
-    with index.write() as c:
-        _set_unlinking(c, [i for i in _unlinking(c) if i not in set(ids)])
-    return removed, absent
 
 
 def deletion_counters(index: Index) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from retention_helpers import Box, add_aged, config
 
 import storage.register
 import storage.retention
+import storage.unlinks
 from edge.cli.wiring import build_daemon
 from edge.monitor.status import status_of
 from storage.clock import OffsetClock
@@ -53,7 +54,7 @@ def test_one_transaction_per_batch_and_held_rows_are_not_reread(tmp_path: Path,
         # 2 batches of 4: one transaction each (register entry + 'deleted' marks + the unlink list),
         # and one that empties the unlink list once the files and their directories are durable.
         assert writes == 2 + 1, writes
-        assert box.store.index.get_meta(storage.retention.UNLINKING_META) is None
+        assert box.store.index.get_meta(storage.unlinks.UNLINKING_META) is None
         assert all(box.state(s) == "deleted" for s in free)
         assert res.rows_read == 20
         # Next sweep: the held head is stepped over by a seek, not read again row by row.
@@ -77,20 +78,20 @@ def test_a_crash_between_the_marks_and_the_unlinks_is_finished_at_startup(
     try:
         old = [add_aged(box.store, "a", 40 - i / 100) for i in range(5)]
         young = [add_aged(box.store, "a", 5 - i / 100) for i in range(2)]
-        monkeypatch.setattr(storage.retention, "_unlink_all", lambda root, segs: [])  # "crashed"
+        monkeypatch.setattr(storage.retention, "unlink_all", lambda root, segs: [])  # "crashed"
         res = box.engine.sweep(need_bytes=10**12)
         assert res.deleted == 5 and all(box.state(s) == "deleted" for s in old)
         assert all(box.store.path_of(s).exists() for s in old)
         monkeypatch.undo()
         # A crash: the list still names both batches (the process never got to empty it).
         with box.store.index.write() as c:
-            storage.retention._set_unlinking(c, [e.id for e in box.register.query(
+            storage.unlinks.set_listed(c, [e.id for e in box.register.query(
                 storage.register.Query(actions=["retention_delete"]))])
         report = recover(box.store, ["a"])
         assert report.deletions_finished == 5
         assert not any(box.store.path_of(s).exists() for s in old)
         assert all(box.store.path_of(s).exists() and box.state(s) == "stored" for s in young)
-        assert box.store.index.get_meta(storage.retention.UNLINKING_META) is None
+        assert box.store.index.get_meta(storage.unlinks.UNLINKING_META) is None
         assert recover(box.store, ["a"]).deletions_finished == 0  # done once
     finally:
         box.close()
@@ -113,7 +114,7 @@ def test_a_failed_unlink_keeps_its_batch_listed_for_recovery(tmp_path: Path,
         monkeypatch.setattr(storage.retention.os, "unlink", unlink)
         res = box.engine.sweep(need_bytes=10**12)
         assert (res.deleted, res.failed) == (3, 1) and stuck.exists()
-        listed = box.store.index.get_meta(storage.retention.UNLINKING_META)
+        listed = box.store.index.get_meta(storage.unlinks.UNLINKING_META)
         assert listed is not None and len(listed.strip("[]").split(",")) == 1  # the second batch only
         monkeypatch.undo()
         assert recover(box.store, ["a"]).deletions_finished == 1 and not stuck.exists()
