@@ -25,10 +25,9 @@ from edge.access.workflow import (
     Use,
     Workflow,
     WorkflowError,
+    footage_range_problems,
     pending_cap,
-    range_too_long,
     second_person_refusal,
-    unknown_camera,
 )
 from edge.config_sections import AccessConfig
 from edge.i18n.message import N_, Message, term
@@ -41,8 +40,6 @@ log = logging.getLogger(__name__)
 
 
 OWN_COLUMNS = ("spec", "error", "completed_us", "manifest_sha256")
-#: An export's end may lie this far after the box's clock (clock skew between officer and box).
-FUTURE_TOLERANCE_US = 5_000_000
 #: Newest exports scanned for those a user may see (a box holds far fewer pending or recent ones).
 VISIBLE_SCAN = 5000
 
@@ -161,17 +158,10 @@ class ExportManager:
     # -- the workflow ---------------------------------------------------------------------------
     def problems(self, spec: ExportSpec) -> builtins.list[Problem]:
         """Every rule the request breaks: unknown cameras, a range over the maximum, a future end."""
-        out: builtins.list[Problem] = []
-        known = self.known_cameras()
-        for i, cam in enumerate(spec.cameras):
-            if cam not in known:
-                out.append(Problem(("cameras", i), unknown_camera(cam)))
-        if spec.end_us - spec.start_us > int(self.access.max_export_hours * HOUR_US):
-            out.append(Problem(("end",), range_too_long(self.access.max_export_hours)))
-        if spec.end_us > self.clock.now_us() + FUTURE_TOLERANCE_US:
-            out.append(Problem(("end",), Message("end_in_future", N_("end is in the future: only recorded footage "
-                                                                     "can be exported"))))
-        return out
+        return footage_range_problems(
+            spec.cameras, spec.start_us, spec.end_us, self.known_cameras(), self.access.max_export_hours,
+            self.clock.now_us(), Message("end_in_future", N_("end is in the future: only recorded footage "
+                                                             "can be exported")))
 
     def submit(self, actor: Actor, spec: ExportSpec) -> Export:
         """Step 1 of 2: a checked request, registered; a refused one is registered with its problems."""

@@ -25,9 +25,8 @@ from edge.access.workflow import (
     Use,
     Workflow,
     WorkflowError,
+    footage_range_problems,
     pending_cap,
-    range_too_long,
-    unknown_camera,
 )
 from edge.config_sections import AccessConfig
 from edge.i18n.message import N_, Message, term
@@ -36,8 +35,6 @@ from storage.index import Index
 from storage.register import AccessRegister, Actor
 
 OWN_COLUMNS = ("spec", "granted_until_us", "revoked_by", "revoked_us")
-#: A review's end may lie this far after the box's clock (clock skew between officer and box).
-FUTURE_TOLERANCE_US = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -127,20 +124,14 @@ class ReviewGrants:
     # -- the workflow ---------------------------------------------------------------------------
     def problems(self, spec: ReviewSpec) -> builtins.list[Problem]:
         out: builtins.list[Problem] = []
-        known = self.known_cameras()
         if not spec.cameras:
             out.append(Problem(("cameras",), Message("no_camera", N_("choose at least one camera"))))
-        for i, cam in enumerate(spec.cameras):
-            if cam not in known:
-                out.append(Problem(("cameras", i), unknown_camera(cam)))
         if spec.end_us <= spec.start_us:
             out.append(Problem(("end",), Message("end_before_start", N_("end must be after start"))))
-        if spec.end_us - spec.start_us > int(self.access.max_export_hours * HOUR_US):
-            out.append(Problem(("end",), range_too_long(self.access.max_export_hours)))
-        if spec.end_us > self.clock.now_us() + FUTURE_TOLERANCE_US:
-            out.append(Problem(("end",), Message("end_in_future", N_("end is in the future: only recorded footage "
-                                                                     "can be reviewed"))))
-        return out
+        return out + footage_range_problems(
+            spec.cameras, spec.start_us, spec.end_us, self.known_cameras(), self.access.max_export_hours,
+            self.clock.now_us(), Message("end_in_future", N_("end is in the future: only recorded footage "
+                                                             "can be reviewed")))
 
     def submit(self, actor: Actor, spec: ReviewSpec) -> Grant:
         """Step 1 of 2: a checked request, registered; a refused one is registered with its problems."""

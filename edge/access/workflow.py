@@ -22,7 +22,7 @@ from typing import Any
 from edge.access.identity import credential_key, name_key
 from edge.access.users import Role, User
 from edge.i18n.message import N_, Message, term
-from storage.clock import Clock
+from storage.clock import HOUR_US, Clock
 from storage.index import Index
 from storage.register import SYSTEM, AccessRegister, Actor
 
@@ -86,6 +86,22 @@ def unknown_camera(camera: str) -> Message:
 def range_too_long(hours: float) -> Message:
     return Message("range_too_long", N_("the range is longer than the maximum of %(hours)s h "
                                         "([access] max_export_hours); split the request"), {"hours": f"{hours:g}"})
+
+
+#: A request's end may lie this far after the box's clock (clock skew between officer and box).
+FUTURE_TOLERANCE_US = 5_000_000
+
+
+def footage_range_problems(cameras: Sequence[str], start_us: int, end_us: int, known: set[str] | frozenset[str],
+                           max_hours: float, now_us: int, future: Message) -> list[Problem]:
+    """The rules a request for recorded footage shares (an export, a review): known cameras, a range
+    no longer than `[access] max_export_hours`, an end not in the future (`future` says why)."""
+    out = [Problem(("cameras", i), unknown_camera(cam)) for i, cam in enumerate(cameras) if cam not in known]
+    if end_us - start_us > int(max_hours * HOUR_US):
+        out.append(Problem(("end",), range_too_long(max_hours)))
+    if end_us > now_us + FUTURE_TOLERANCE_US:
+        out.append(Problem(("end",), future))
+    return out
 
 
 def pending_cap(user: str, count: int, noun: Message, setting: str) -> Message:
