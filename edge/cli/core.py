@@ -114,8 +114,10 @@ def cmd_verify(ns: argparse.Namespace) -> int:
         checks.append(lambda: deletes_under_floor(store.index, legal.MIN_RETENTION_DAYS))
         own = since(store.index.reader(), 0, 0, 2**62)
         report = verify_store(store, ns.camera, checks, wanted_positions([*own, *(archive or [])]))
-        if ns.camera is None:
-            check_integrity(cfg, store, report, archive, own, trusted_key(store, archived_key, ns.public_key, report))
+        # One camera's verify checks that camera's heads against the checkpoints too: a truncation
+        # of its chain must not pass because the auditor asked about it alone.
+        check_integrity(cfg, store, report, archive, own, trusted_key(store, archived_key, ns.public_key, report),
+                        camera=ns.camera)
     finally:
         store.close()
     for line in report.problems:

@@ -76,9 +76,10 @@ def trusted_key(store: SegmentStore, archived: str | None, explicit: Path | None
 
 
 def check_integrity(cfg: EdgeConfig, store: SegmentStore, report: VerifyReport, archive: list[Checkpoint] | None,
-                    own: list[Checkpoint], public: Ed25519PublicKey | None) -> list[CheckpointFindings]:
+                    own: list[Checkpoint], public: Ed25519PublicKey | None,
+                    camera: str | None = None) -> list[CheckpointFindings]:
     """`own`: the box's checkpoints as read BEFORE the walk (one made during it may name heads the
-    walk has not seen)."""
+    walk has not seen). `camera`: the walk covered only this camera (`edge verify --camera`)."""
     conn = store.index.reader()
     tsa = tsa_verifier(cfg)
     out: list[CheckpointFindings] = []
@@ -93,8 +94,8 @@ def check_integrity(cfg: EdgeConfig, store: SegmentStore, report: VerifyReport, 
         return out
     if archive is not None:
         out.append(check_checkpoints(report, conn, archive, public, cfg.box.id, "archive", tsa,
-                                     {cp.id: cp for cp in own}))
-    out.append(check_checkpoints(report, conn, own, public, cfg.box.id, "box", tsa))
+                                     {cp.id: cp for cp in own}, camera=camera))
+    out.append(check_checkpoints(report, conn, own, public, cfg.box.id, "box", tsa, camera=camera))
     for f in out:
         report.problems += f.problems
         report.notes += f.notes
