@@ -7,16 +7,17 @@
 #   test     sim + what the test suite drives: Chromium (page tests), poppler (PDF text), SIPp
 #            (sip-tester: the GB/T 28181 platform in tests/gb28181/), Prometheus and Alertmanager
 #            (the alert rules are tested by the real engines: promtool, end to end), openssl (the
-#            test Time-Stamping Authority, `openssl ts -reply`)
-#   bench    test + ffmpeg (the benchmarks' baseline)
+#            test Time-Stamping Authority, `openssl ts -reply`), ffmpeg (ffprobe: an independent
+#            parser of the fMP4 files our own writer makes; the bench smoke test's baseline)
+#   bench    test (ffmpeg is also the benchmarks' baseline)
 # Usage: sysdeps.sh SET...   (default: runtime)
 set -euo pipefail
 sets=${*:-runtime}
 
 runtime="python3 python3-venv fonts-dejavu-core fonts-droid-fallback"
 sim="python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
-test="chromium poppler-utils sip-tester prometheus prometheus-alertmanager openssl"
-bench="ffmpeg"
+test="chromium poppler-utils sip-tester prometheus prometheus-alertmanager openssl ffmpeg"
+bench=""
 
 want=""
 for s in $sets; do
