@@ -8,9 +8,11 @@ otherwise full, may go under the floor, and each such deletion is a recorded `fl
 
 Deletion is two-phase (as Kafka deletes log segments):
   1. per batch (BATCH segments), in ONE transaction, while readers cannot pin (storage/pins.py):
-     one `retention_delete` (or `floor_breach`) entry in the hash-chained access register, naming
-     each segment by camera, seq, sha256 and chain value, with the reason; the rows go to 'deleted'
-     with the time; and the entry's id joins the list of batches whose files may still exist
+     one `retention_delete` (or `floor_breach`) entry in the hash-chained access register with the
+     reason, the count, and per camera the seq runs deleted with the chain value of each run's last
+     segment (detail `{"reason", "count", "runs": [[camera, first_seq, last_seq, last_chain], ...]}`,
+     storage/delete_record.py; older entries name every segment in `segments`); the rows go to
+     'deleted' with the time; and the entry's id joins the list of batches whose files may still exist
      (meta `UNLINKING_META`). Then the batch's files are unlinked, by a thread while the next
      batch is marked, outside the index lock;
   2. per set of batches (up to FINISH segments, and at the end of the sweep): each directory the
@@ -39,6 +41,7 @@ from typing import Protocol
 
 from storage import clock_events
 from storage.clock import DAY_US, Clock
+from storage.delete_record import count_sql, detail_for
 from storage.fsutil import fsync_dir
 from storage.holds import Hold, HoldStore
 from storage.index import SEGMENT_COLUMNS, Index, Segment
@@ -241,7 +244,7 @@ class RetentionEngine:
                     c, SYSTEM, action, cameras=sorted({s.camera for s in free}), subject="retention",
                     purpose=reason, range_start_us=min(s.start_us for s in free),
                     range_end_us=max(s.end_us for s in free),
-                    detail={"reason": reason, "segments": [[s.camera, s.seq, s.sha256, s.chain] for s in free]},
+                    detail=detail_for(reason, free),
                 )
                 c.executemany("UPDATE segments SET state='deleted', deleted_us=?, delete_reason=?"
                               " WHERE id=? AND state='stored'", [(now, reason, s.id) for s in free])
@@ -369,6 +372,6 @@ def deletion_counters(index: Index) -> tuple[int, int]:
     r = index.reader()
     deleted = int(r.execute("SELECT count(*) FROM segments WHERE state IN ('deleting', 'deleted')").fetchone()[0])
     breaches = int(r.execute(
-        "SELECT coalesce(sum(json_array_length(detail, '$.segments')), 0) FROM register"
+        f"SELECT coalesce(sum({count_sql()}), 0) FROM register"
         " WHERE action='floor_breach'").fetchone()[0])
     return deleted, breaches
