@@ -44,14 +44,20 @@ class Run:
 
 
 def runs_of(segs: Iterable[_Deleted]) -> list[list[Any]]:
-    """The `runs` of a batch: per camera (sorted), consecutive seqs joined."""
+    """The `runs` of a batch, sorted by camera and first seq. A sweep's batch comes oldest first,
+    so each camera's seqs ascend: one pass, no sort of the segments (a seq out of order only
+    starts another run)."""
     out: list[list[Any]] = []
-    for s in sorted(segs, key=lambda s: (s.camera, s.seq)):
-        last = out[-1] if out else None
-        if last is not None and last[0] == s.camera and last[2] + 1 == s.seq:
-            last[2], last[3] = s.seq, s.chain
+    current: dict[str, list[Any]] = {}
+    for s in segs:
+        run = current.get(s.camera)
+        if run is not None and run[2] + 1 == s.seq:
+            run[2] = s.seq
+            run[3] = s.chain
         else:
-            out.append([s.camera, s.seq, s.seq, s.chain])
+            run = current[s.camera] = [s.camera, s.seq, s.seq, s.chain]
+            out.append(run)
+    out.sort(key=lambda r: (r[0], r[1]))
     return out
 
 

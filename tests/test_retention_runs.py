@@ -169,3 +169,14 @@ def test_the_breach_counter_counts_both_forms(tmp_path: Path, monkeypatch: pytes
         assert problems(box) == []
     finally:
         box.close()
+
+
+def test_runs_of_joins_consecutive_seqs_per_camera_in_any_interleaving() -> None:
+    from types import SimpleNamespace
+
+    from storage.delete_record import detail_for
+
+    segs = [SimpleNamespace(camera=c, seq=q, chain=f"{c}{q}") for q, c in
+            [(0, "b"), (4, "a"), (1, "b"), (5, "a"), (3, "b"), (9, "a"), (2, "b")]]
+    assert detail_for("max_days", segs) == {"reason": "max_days", "count": 7, "runs": [
+        ["a", 4, 5, "a5"], ["a", 9, 9, "a9"], ["b", 0, 1, "b1"], ["b", 2, 2, "b2"], ["b", 3, 3, "b3"]]}
