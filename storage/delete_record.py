@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from storage.index import Index
+
 
 class _Deleted(Protocol):
     @property
@@ -81,3 +83,13 @@ def runs_in(detail: dict[str, Any]) -> Iterator[Run]:
 def count_sql(column: str = "detail") -> str:
     """SQL for the number of segments an entry's detail names (either form)."""
     return (f"coalesce(json_extract({column}, '$.count'), json_array_length({column}, '$.segments'), 0)")
+
+
+def deletion_counters(index: Index) -> tuple[int, int]:
+    """Totals since the store began, for status: every deleted row, every segment of a recorded breach."""
+    r = index.reader()
+    deleted = int(r.execute("SELECT count(*) FROM segments WHERE state IN ('deleting', 'deleted')").fetchone()[0])
+    breaches = int(r.execute(
+        f"SELECT coalesce(sum({count_sql()}), 0) FROM register"
+        " WHERE action='floor_breach'").fetchone()[0])
+    return deleted, breaches

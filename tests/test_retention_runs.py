@@ -12,8 +12,8 @@ from retention_helpers import Box, add_aged, named
 
 import storage.retention
 import storage.unlinks
+from storage.delete_record import deletion_counters
 from storage.register import SYSTEM, Query, verify_register
-from storage.retention import deletion_counters
 from storage.retention_check import deletes_under_floor, unrecorded_deletes
 from storage.verify import verify_store
 
