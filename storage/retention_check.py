@@ -7,8 +7,9 @@ entries), or in a run of its camera's seqs whose last chain value the entry reco
 file removed by hand whose row someone then edited to 'deleted' is still caught, and the register
 itself cannot be edited without `verify_register` noticing.
 
-Memory: one 8-byte digest per recorded and per deleted row (numpy arrays, not Python sets), since
-a store that has run for years holds tens of millions of deleted rows.
+Memory: per deleted row an 8-byte digest, its seq and a flag, per old-form item one digest, per run
+two integers (arrays, not Python sets), since a store that has run for years holds tens of millions
+of deleted rows.
 """
 
 from __future__ import annotations
