@@ -5,8 +5,9 @@ Two forms of the entry's `detail`, and every reader accepts both (entries are ne
 - old (entries written before the runs form): `{"reason": R, "segments": [[camera, seq,
   sha256, chain], ...]}`, one item per deleted segment;
 - runs (what the sweep writes now): `{"reason": R, "count": N, "runs": [[camera, first_seq,
-  last_seq, last_chain], ...]}`. Per camera, each maximal range of consecutive seqs the batch
-  deleted is one run (a segment the batch skipped, held or pinned, splits it), with the chain
+  last_seq, last_chain], ...]}`. Per camera, each range of consecutive seqs the batch deleted
+  is one run (maximal, as a sweep's seqs ascend; a segment the batch skipped, held or pinned,
+  splits it), with the chain
   value of its highest-seq segment; `count` is the number of segments the entry deleted (the sum
   of the runs' lengths). The chain of the last segment commits to every earlier link of the
   camera (storage/chain.py), so with `edge verify`'s chain check a run accounts for each of its
