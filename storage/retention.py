@@ -8,9 +8,11 @@ otherwise full, may go under the floor, and each such deletion is a recorded `fl
 
 Deletion is two-phase (as Kafka deletes log segments):
   1. per batch (BATCH segments), in ONE transaction, while readers cannot pin (storage/pins.py):
-     one `retention_delete` (or `floor_breach`) entry in the hash-chained access register, naming
-     each segment by camera, seq, sha256 and chain value, with the reason; the rows go to 'deleted'
-     with the time; and the entry's id joins the list of batches whose files may still exist
+     one `retention_delete` (or `floor_breach`) entry in the hash-chained access register with the
+     reason, the count, and per camera the seq runs deleted with the chain value of each run's last
+     segment (detail `{"reason", "count", "runs": [[camera, first_seq, last_seq, last_chain], ...]}`,
+     storage/delete_record.py; older entries name every segment in `segments`); the rows go to
+     'deleted' with the time; and the entry's id joins the list of batches whose files may still exist
      (meta `UNLINKING_META`). Then the batch's files are unlinked, by a thread while the next
      batch is marked, outside the index lock;
   2. per set of batches (up to FINISH segments, and at the end of the sweep): each directory the
@@ -28,20 +30,23 @@ older 'deleting' state (stores written before this) are finished by recovery as 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Protocol
 
 from storage import clock_events
 from storage.clock import DAY_US, Clock
+from storage.delete_record import deletion_counters, detail_for
 from storage.fsutil import fsync_dir
 from storage.holds import Hold, HoldStore
-from storage.index import SEGMENT_COLUMNS, Index, Segment
+from storage.index import SEGMENT_COLUMNS, Segment
 from storage.layout import day_name
 from storage.register import SYSTEM, AccessRegister
 from storage.store import SegmentStore
@@ -97,6 +102,31 @@ class _Unfinished:
     current: dict[str, tuple[str, int]] = field(default_factory=dict)
     #: Day directories the sweep moved past (for a camera): candidates for removal when empty.
     passed: set[str] = field(default_factory=set)
+
+
+_FIELDS = tuple(f.name for f in fields(Segment))
+
+
+def _segment(row: tuple[object, ...], new: Callable[..., Segment] = object.__new__) -> Segment:
+    """`Segment(*row)` without the frozen dataclass's 18 `object.__setattr__` calls (a sweep makes
+    one per row it reads: ~90 000 for a day of 64 cameras)."""
+    seg = new(Segment)
+    seg.__dict__.update(zip(_FIELDS, row, strict=True))
+    return seg
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off for one sweep: a big sweep allocates a few hundred thousand objects
+    (rows, segments, parameters), none in a cycle, and each full collection they trigger walks the
+    daemon's whole heap. Reference counting frees them as before; the collector runs again after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _held(seg: Segment, holds: list[Hold]) -> bool:
@@ -155,7 +185,7 @@ class RetentionEngine:
             if not rows:
                 return
             for row in rows:
-                yield Segment(*row)
+                yield _segment(row)
             if len(rows) < size:
                 return
             end, sid = rows[-1][4], rows[-1][0]
@@ -164,6 +194,10 @@ class RetentionEngine:
     def sweep(self, need_bytes: int = 0, reason: str = "high_watermark", allow_breach: bool = False) -> SweepResult:
         """Free at least `need_bytes` within the rules (and delete what passed max_days); with
         `allow_breach`, under the floor too (on_full=overwrite_oldest on a full disk)."""
+        with _no_cyclic_gc():
+            return self._sweep(need_bytes, reason, allow_breach)
+
+    def _sweep(self, need_bytes: int, reason: str, allow_breach: bool) -> SweepResult:
         t0 = time.monotonic()
         res = SweepResult()
         now = self.clock.now_us()
@@ -241,7 +275,7 @@ class RetentionEngine:
                     c, SYSTEM, action, cameras=sorted({s.camera for s in free}), subject="retention",
                     purpose=reason, range_start_us=min(s.start_us for s in free),
                     range_end_us=max(s.end_us for s in free),
-                    detail={"reason": reason, "segments": [[s.camera, s.seq, s.sha256, s.chain] for s in free]},
+                    detail=detail_for(reason, free),
                 )
                 c.executemany("UPDATE segments SET state='deleted', deleted_us=?, delete_reason=?"
                               " WHERE id=? AND state='stored'", [(now, reason, s.id) for s in free])
@@ -363,12 +397,3 @@ class RetentionEngine:
     def load_counters(self) -> None:
         self.deleted_total, self.breaches_total = deletion_counters(self.index)
 
-
-def deletion_counters(index: Index) -> tuple[int, int]:
-    """Totals since the store began, for status: every deleted row, every segment of a recorded breach."""
-    r = index.reader()
-    deleted = int(r.execute("SELECT count(*) FROM segments WHERE state IN ('deleting', 'deleted')").fetchone()[0])
-    breaches = int(r.execute(
-        "SELECT coalesce(sum(json_array_length(detail, '$.segments')), 0) FROM register"
-        " WHERE action='floor_breach'").fetchone()[0])
-    return deleted, breaches

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from storage.delete_record import runs_in
 from storage.fsutil import fsync_dir
 from storage.index import Segment
 from storage.store import SegmentStore
@@ -61,20 +62,18 @@ def finish_unlinks(store: SegmentStore) -> tuple[int, int]:
     r = index.reader()
     for entry_id in ids:
         row = r.execute("SELECT detail FROM register WHERE id=?", (entry_id,)).fetchone()
-        named = json.loads(row[0]).get("segments", []) if row is not None else []
-        for camera, seq, *_ in named:
-            hit = r.execute("SELECT path FROM segments WHERE camera=? AND seq=? AND state='deleted'",
-                            (camera, seq)).fetchone()
-            if hit is None:
-                continue  # not marked (the batch skipped it): never remove a stored segment's file
-            path = store.layout.root / hit[0]
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                absent += 1
-                continue
-            removed += 1
-            dirs.add(path.parent)
+        for run in runs_in(json.loads(row[0])) if row is not None else ():
+            # Only marked rows (the batch skipped the others): never remove a stored segment's file.
+            for (rel,) in r.execute("SELECT path FROM segments WHERE camera=? AND seq BETWEEN ? AND ?"
+                                    " AND state='deleted'", (run.camera, run.first, run.last)).fetchall():
+                path = store.layout.root / rel
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    absent += 1
+                    continue
+                removed += 1
+                dirs.add(path.parent)
     for d in dirs:
         fsync_dir(d)
     with index.write() as c:

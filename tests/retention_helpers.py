@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edge.config import EdgeConfig, parse_config
 from storage.clock import DAY_US, OffsetClock
+from storage.delete_record import runs_in
 from storage.holds import HoldStore
 from storage.index import NewSegment, Segment
 from storage.register import AccessRegister
@@ -41,6 +42,11 @@ def add_aged(store: SegmentStore, camera: str, age_days: float, size: int = 1000
     """A one-minute segment that ENDED `age_days` ago by the store's clock."""
     end = store.clock.now_us() - int(age_days * DAY_US)
     return add_segment(store, camera, end - MIN, 60.0, size)
+
+
+def named(detail: dict[str, object]) -> list[tuple[str, int]]:
+    """(camera, seq) of every segment a retention register entry's detail names (either form)."""
+    return [(r.camera, seq) for r in runs_in(detail) for seq in range(r.first, r.last + 1)]
 
 
 class Box:

@@ -202,3 +202,25 @@ def test_startup_salvage_on_a_full_volume_and_strays_ignored(tmp_path: Path) -> 
     finally:
         store.close()
         subprocess.run(["umount", "-l", str(seg_dir)], capture_output=True)
+
+
+def test_a_sweep_reads_whole_segments_and_pauses_only_the_cyclic_collector(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    box = Box(tmp_path / "store")
+    try:
+        segs = [add_aged(box.store, "a", 40 - i / 100) for i in range(3)]
+        seen: list[tuple[bool, list[Any]]] = []
+        box.engine.on_deleted = lambda gone: seen.append((gc.isenabled(), gone))
+        assert box.engine.sweep(need_bytes=10**12).deleted == 3
+        assert seen == [(False, segs)] and gc.isenabled()
+        assert all(type(s) is type(segs[0]) and hash(s) == hash(t) for s, t in zip(seen[0][1], segs, strict=True))
+        # A sweep that fails turns the collector back on too.
+        add_aged(box.store, "a", 39)
+        monkeypatch.setattr(storage.retention.RetentionEngine, "_delete", lambda *a: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            box.engine.sweep(need_bytes=10**12)
+        assert gc.isenabled()
+    finally:
+        box.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import run_edge, write_config
-from retention_helpers import Box, add_aged
+from retention_helpers import Box, add_aged, named
 
 from storage import checkpoints
 from storage.clock import DAY_US
@@ -38,7 +38,7 @@ def aged_store(box: Box) -> dict[str, list[Segment]]:
 
 def deleted_order(box: Box) -> list[tuple[str, int]]:
     entries = box.register.query(Query(actions=["retention_delete", "floor_breach"]))
-    return [(c, s) for e in entries for c, s, _sha, _chain in e.detail["segments"]]
+    return [cs for e in entries for cs in named(e.detail)]
 
 
 def verify_ok(box: Box) -> list[str]:
@@ -47,7 +47,10 @@ def verify_ok(box: Box) -> list[str]:
     return report.problems
 
 
-def test_sweep_deletes_only_footage_past_the_floor_oldest_first(box: Box) -> None:
+def test_sweep_deletes_only_footage_past_the_floor_oldest_first(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    import storage.retention
+
+    monkeypatch.setattr(storage.retention, "BATCH", 1)  # one entry per segment: the entries give the order
     segs = aged_store(box)
     res = box.engine.sweep(need_bytes=10**12)
     old = [segs["a"][0], segs["b"][0], segs["a"][1], segs["b"][1], segs["a"][2], segs["b"][2]]  # by end time
@@ -123,12 +126,12 @@ def test_overwrite_oldest_records_every_breach(tmp_path: Path) -> None:
         assert res.deleted == 1 and res.skipped_held == 1
         assert box.state(held) == "stored", "held footage is never evicted, even when overwriting"
         breaches = box.register.query(Query(actions=["floor_breach"]))
-        recorded = [tuple(x) for e in breaches for x in e.detail["segments"]]
-        expected = [(s.camera, s.seq, s.sha256, s.chain) for s in (segs["b"][3], segs["a"][3], segs["a"][4],
-                                                                    segs["a"][5])]
+        recorded = [cs for e in breaches for cs in named(e.detail)]
+        expected = [(s.camera, s.seq) for s in (segs["b"][3], segs["a"][3], segs["a"][4], segs["a"][5])]
         assert sorted(recorded) == sorted(expected) and len(recorded) == len(set(recorded))
+        assert sum(e.detail["count"] for e in breaches) == 4
         deleted_young = [s for s in segs["a"][3:] + segs["b"][3:] if box.state(s) == "deleted"]
-        assert sorted((s.camera, s.seq, s.sha256, s.chain) for s in deleted_young) == sorted(expected)
+        assert sorted((s.camera, s.seq) for s in deleted_young) == sorted(expected)
         assert all("overwrite_oldest" in e.detail["reason"] for e in breaches)
         assert box.engine.breaches_total == 4
         assert verify_ok(box) == []
@@ -188,8 +191,9 @@ def test_register_entries_are_batched(box: Box, monkeypatch: pytest.MonkeyPatch)
         add_aged(box.store, "a", 40 + (12 - i) / 1440, size=10)
     box.engine.sweep(need_bytes=10**12)
     entries = box.register.query(Query(actions=["retention_delete"]))
-    assert [len(e.detail["segments"]) for e in entries] == [5, 5, 2]
-    assert [seq for e in entries for _c, seq, _s, _h in e.detail["segments"]] == list(range(12))
+    assert [e.detail["count"] for e in entries] == [5, 5, 2]
+    assert [seq for e in entries for _c, seq in named(e.detail)] == list(range(12))
+    assert entries[-1].detail["runs"] == [["a", 10, 11, list(box.store.index.chain_of("a"))[11].chain]]
     assert json.loads(json.dumps(entries[0].detail))["reason"] == "high_watermark"
     assert verify_ok(box) == []
 
@@ -211,8 +215,8 @@ def test_service_overwrite_oldest_on_a_full_quota_breaches_the_fewest_and_alarms
         assert held not in gone and box.state(held) == "stored"
         # Two guards of headroom (2 x 2 MB at the expected 4 Mbit/s per camera), not down to the low watermark.
         assert len(gone) == 6 and svc.store_bytes() == 6 * mb
-        recorded = [tuple(x) for e in box.register.query(Query(actions=["floor_breach"])) for x in e.detail["segments"]]
-        assert sorted(recorded) == sorted((s.camera, s.seq, s.sha256, s.chain) for s in gone)
+        recorded = [cs for e in box.register.query(Query(actions=["floor_breach"])) for cs in named(e.detail)]
+        assert sorted(recorded) == sorted((s.camera, s.seq) for s in gone)
         assert alarms.is_active("floor_breach") and not alarms.is_active("disk_full")
         assert svc.status()["box"]["floor_respected"] is False
         assert svc.status()["box"]["floor_breaches_total"] == 6

@@ -26,11 +26,12 @@ from edge.monitor.alarms import AlarmCenter
 from edge.periodic import PeriodicService
 from edge.recording.capacity import Forecast, days_between, forecast, held_bytes, measured_rates
 from storage.clock import Clock, iso
+from storage.delete_record import deletion_counters
 from storage.diskspace import Volume, volume_of
 from storage.holds import HoldStore
 from storage.index import Segment
 from storage.register import AccessRegister
-from storage.retention import RetentionEngine, SweepResult, deletion_counters
+from storage.retention import RetentionEngine, SweepResult
 from storage.store import SegmentStore
 from storage.totals import StoreTotals
 
