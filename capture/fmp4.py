@@ -42,6 +42,10 @@ SYNC = 0x02000000  # sample_depends_on=2 (I), a sync sample
 VIDEO_TRACK, AUDIO_TRACK = 1, 2
 #: trun flags
 _OFFSET, _FIRST_FLAGS, _DURATION, _SIZE, _CTO = 0x1, 0x4, 0x100, 0x200, 0x800
+#: Where a traf's trun data_offset sits: traf head 8, tfhd 20, tfdt 20, trun head 8, its
+#: version/flags 4 and sample_count 4.
+TRAF_DATA_OFFSET_AT = 8 + 20 + 20 + 8 + 4 + 4
+_DATA_OFFSET = struct.Struct(">i")
 #: Buffers per writev call (Linux IOV_MAX is 1024).
 IOV_MAX = 1024
 
@@ -145,14 +149,13 @@ class FragmentWriter:
             parts.append((v, max(last_video_duration, 1), NON_SYNC))
         if a.dts:
             parts.append((a, self.audio_frame, SYNC))
-        # The trafs' sizes do not depend on their data offsets: build them once with 0, measure,
-        # then again with the real offsets.
-        sizes = [len(_traf(t, d, 0, f)) for t, d, f in parts]
-        moof_size = 16 + 8 + sum(sizes)
+        # The trafs' sizes do not depend on their data offsets: build them with 0, then write
+        # each one's offset (where the mdat's samples of its track begin) in place.
+        trafs = [bytearray(_traf(t, d, 0, f)) for t, d, f in parts]
+        moof_size = 16 + 8 + sum(len(x) for x in trafs)
         offset = moof_size + 8
-        trafs = []
-        for t, d, f in parts:
-            trafs.append(_traf(t, d, offset, f))
+        for traf, (t, _, _) in zip(trafs, parts, strict=True):
+            _DATA_OFFSET.pack_into(traf, TRAF_DATA_OFFSET_AT, offset)
             offset += sum(t.sizes)
         mdat_size = offset - moof_size
         head = b"".join([_HEAD.pack(moof_size, b"moof"), _MFHD.pack(16, b"mfhd", 0, self.sequence), *trafs,

@@ -184,7 +184,7 @@ def _near_identity(al: Alignment) -> bool:
     return al.shift < 0.01 and abs(al.rotation_deg) < 0.5 and abs(al.scale - 1.0) < 0.01
 
 
-def align(reference: Grey, current: Grey,
+def align(reference: Grey | tuple[int, ...], current: Grey,
           ref_features: tuple[list[cv2.KeyPoint], NDArray[np.uint8] | None] | None = None) -> Alignment | None:
     """The similarity transform from the reference to the current view, or None when the views
     share too little to be matched at all (which for a textured picture means it was re-aimed).
@@ -192,7 +192,14 @@ def align(reference: Grey, current: Grey,
     A camera's on-screen overlay (clock, name) stays put when the camera is re-aimed, and may win
     the first RANSAC fit with an identity transform; so when the first fit is the identity, the
     matches it left out are fitted again, and a second, consistent motion of the scene wins."""
-    ref_kps, ref_desc = ref_features if ref_features is not None else features(reference)
+    if isinstance(reference, tuple):  # the reference's shape, with its features given
+        if ref_features is None:
+            raise ValueError("a reference given by its shape needs its features")
+        shape = reference
+    else:
+        shape = reference.shape
+        ref_features = ref_features if ref_features is not None else features(reference)
+    ref_kps, ref_desc = ref_features
     cur_kps, cur_desc = features(current)
     if ref_desc is None or cur_desc is None or len(ref_kps) < 4 or len(cur_kps) < 4:
         return None
@@ -203,7 +210,7 @@ def align(reference: Grey, current: Grey,
     first = _fit(src, dst)
     if first is None:
         return None
-    h, w = reference.shape[:2]
+    h, w = shape[:2]
     # Coverage: the share of the picture areas that hold reference features where matched ones
     # are found. An overlay covers one or two areas; the scene, even at dusk, most of them.
     ref_cells = max(1, len(_cells(np.array([k.pt for k in ref_kps], dtype=np.float32), w, h)))
@@ -238,7 +245,9 @@ class Reference:
     from it once (detail, ORB features) instead of at every sample."""
 
     def __init__(self, grey: Grey) -> None:
-        self.grey = grey
+        # Only what the checks use is kept, not the picture itself (230 KB per camera at the
+        # analysis size; it stays on disk as reference.png).
+        self.shape = grey.shape
         self.metrics = measure(grey)
         self.features = features(grey)
 
@@ -282,10 +291,10 @@ def evaluate(grey: Grey, t: Thresholds, reference: Reference | None, previous: G
             faults.add("frozen")
     if reference is not None and not blurred:
         checked.add("moved")
-        if reference.grey.shape != grey.shape:
+        if reference.shape != grey.shape:
             faults.add("moved")  # a different resolution or aspect: re-commission the camera
         else:
-            alignment = align(reference.grey, grey, reference.features)
+            alignment = align(reference.shape, grey, reference.features)
             if is_moved(alignment, t):
                 faults.add("moved")
     return Verdict(frozenset(faults), frozenset(checked), m, alignment, diff)

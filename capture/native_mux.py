@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 #: Who writes the segment files: "python" (capture.fmp4: one writev per fragment) or "pyav"
 #: (FFmpeg's MP4 muxer through PyAV, one call per packet; the fallback).
 WRITERS = ("python", "pyav")
+#: What an init segment is made from (`capture.fmp4.init_segment`'s arguments).
+InitKey = tuple[str, int, bytes, int, int, tuple[int, int, bytes] | None]
 
 
 def probe_size(codec: str, extradata: bytes, sample: bytes) -> tuple[int, int]:
@@ -108,6 +110,8 @@ class NativeSegmenter:
         self.keyframe_hook: Callable[[av.Packet, av.stream.Stream], None] | None = None
         #: Where the disk-bound end of a segment runs (the shared closer thread), None: right here.
         self.defer: Callable[[Callable[[], Segment | None]], Future[Segment | None]] | None = None
+        #: (stream parameters, init segment, its holder container) of the last segment opened.
+        self._init: tuple[InitKey, bytes, av.container.OutputContainer] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -245,9 +249,14 @@ class NativeSegmenter:
 
     def _open_own(self, base: int) -> _Open:
         audio = self.audio
-        init, holder = init_segment(self.video.codec, self.video.clock_rate, self.extradata, self.info.width,
-                                    self.info.height, None if audio is None else
-                                    (audio.clock_rate, audio.channels, audio.extradata))
+        key: InitKey = (self.video.codec, self.video.clock_rate, self.extradata, self.info.width, self.info.height,
+               None if audio is None else (audio.clock_rate, audio.channels, audio.extradata))
+        if self._init is None or self._init[0] != key:
+            # Made by FFmpeg's muxer once per set of stream parameters, not once per segment (a
+            # container each time cost ~2 % of the recorder's CPU). The holder's streams are only
+            # read (the keyframe hook's decoder parameters), never written: shared by segments.
+            self._init = (key, *init_segment(*key))
+        _, init, holder = self._init
         file = self.store.open_segment(self.camera, self.wall_of(base))
         ticks = int(self.fragment_seconds * self.video.clock_rate) if self.fragment_seconds else 1 << 62
         frag = FragmentWriter(file.writev, ticks, self.frame_ticks, audio.frame_samples if audio else 1024)

@@ -86,6 +86,7 @@ class NativeSource:
         for i, media in enumerate(medias):
             rtp_ch, rtcp_ch = c.setup(media, 2 * i)
             self._handlers[rtp_ch] = self.depacketizers[i].push
+            c.runners[rtp_ch] = self.depacketizers[i].consume
             self._handlers[rtcp_ch] = self._rtcp_handler(i)
         info = c.play()
         for media, dep in zip(medias, self.depacketizers, strict=True):

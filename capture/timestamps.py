@@ -20,7 +20,7 @@ after a camera reboot. The policy, per stream, in that stream's time base:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Verdict(enum.Enum):
@@ -29,8 +29,9 @@ class Verdict(enum.Enum):
     DISCONTINUITY = "discontinuity"
 
 
-@dataclass(frozen=True)
-class Stamped:
+class Stamped(NamedTuple):
+    """One per packet: a tuple (a frozen dataclass cost ~1 us more to make, per frame per camera)."""
+
     verdict: Verdict
     pts: int
     dts: int

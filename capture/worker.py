@@ -140,7 +140,7 @@ class CaptureWorker:
             log.info("camera %s: worker exited", self.cfg.id)
 
     def _note_recorder_downtime(self) -> None:
-        last = self.store.index.last_segment(self.cfg.id)
+        last = self.store.index.last_segment(self.cfg.id, once=True)
         now = self.clock.now_us()
         if last is not None and now - last.end_us > 1_000_000:
             gid = self.store.index.open_gap(self.cfg.id, last.end_us, "recorder_stopped",

@@ -174,10 +174,17 @@ class Index:
     def _segments(self, sql: str, args: tuple[object, ...]) -> list[Segment]:
         return [Segment(*row) for row in self.reader().execute(sql, args)]
 
-    def last_segment(self, camera: str) -> Segment | None:
-        rows = self._segments(
-            f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE camera=? ORDER BY seq DESC LIMIT 1", (camera,)
-        )
+    def last_segment(self, camera: str, once: bool = False) -> Segment | None:
+        """The camera's newest segment row. `once`: from a thread that asks once in a long while
+        (a camera's worker, at its start): on the writer connection, under its lock, rather than
+        on a reader connection of its own that the thread would keep (~180 KB each, for
+        nothing, on a box with 64 camera threads)."""
+        sql = f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE camera=? ORDER BY seq DESC LIMIT 1"
+        if once:
+            with self._lock:
+                row = self._writer.execute(sql, (camera,)).fetchone()
+            return Segment(*row) if row is not None else None
+        rows = self._segments(sql, (camera,))
         return rows[0] if rows else None
 
     def segment_by_id(self, seg_id: int) -> Segment | None:

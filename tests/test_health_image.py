@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -167,3 +168,24 @@ def test_frozen_needs_an_identical_picture() -> None:
     pics = [health.to_grey(f) for f in frames]
     assert "frozen" not in health.evaluate(pics[50], t, None, pics[0]).faults
     assert "frozen" in health.evaluate(pics[0].copy(), t, None, pics[0]).faults
+
+
+def test_a_new_camera_is_commissioned_within_seconds_not_an_interval_after_start(
+        tmp_path: Path, clip: Callable[..., Path], simulator: Callable[..., Simulator],
+        daemons: list[DaemonProcess]) -> None:
+    """With the default minute between image checks, a box being commissioned shows each camera's
+    reference view and first verdict as soon as the camera records (the first tick with its
+    picture), and the checks then keep their interval."""
+    sim = simulator({"cam": clip("normal", seed=30)})
+    root = tmp_path / "store"
+    d = new_daemon(tmp_path, base_sections(root, health={"interval_seconds": 60.0}), [camera("cam", sim.url("cam"))])
+    daemons.append(d)
+    d.start()
+    ref = root / "health" / "cam" / "reference.json"
+    wait_for(ref.exists, 20, 0.2, "the reference view, well before the first 60 s interval is over")
+    tok = token(d.config)
+    assert _samples(d, tok) == 1
+    # Not judged again at every worker check: the next picture waits for the interval.
+    wait_for(lambda: (root / "health" / "cam" / "latest.jpg").exists(), 5, 0.2, "the snapshot")
+    time.sleep(3 * 2.0)  # three worker checks (WORKER_CHECK_SECONDS): a non-event, so a fixed wait
+    assert _samples(d, tok) == 1

@@ -12,7 +12,6 @@ from api.auth import daemon_of
 from api.web.deps import WebUser, localizer, render, web_user
 from edge.monitor import references as baseline
 from edge.reports.filing import PackInputs, build_pack, localized
-from edge.reports.pdf import render_pdf
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[WebUser, Depends(web_user)]
@@ -53,6 +52,10 @@ def filing_pdf(request: Request, web: User) -> Response:
     layout = daemon_of(request).store.layout
     pictures = {i: baseline.reference_path(layout, i) for i in _register_pictures(request, web, pack, "pdf")}
     loc = localizer(request)
+    # Imported here, at the first PDF asked for: fpdf2 (with fontTools and Pillow) is ~40 MB of a
+    # recorder's resident memory that recording never uses.
+    from edge.reports.pdf import render_pdf
+
     return Response(render_pdf(pack, pictures, loc, localized(pack, loc)), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="filing-{pack["box"]["id"]}.pdf"'})
 

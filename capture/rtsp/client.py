@@ -21,6 +21,9 @@ from capture.rtsp.auth import AuthError, Credentials
 from capture.rtsp.errors import RtspClosed, RtspError, RtspNotFound, RtspTimeout, RtspUnauthorized, Unsupported
 
 Handler = Callable[[memoryview, int, int], None]
+#: Takes the run of complete frames of one channel from (buffer, view, start, fill); returns where
+#: it stopped (`Depacketizer.consume`).
+Runner = Callable[[bytearray, memoryview, int, int], int]
 BUFFER = 1 << 17  # room for two interleaved frames of up to 64 KiB each (RSS: one per camera)
 MAX_HEADER = 16384  # an RTSP message head longer than this is not one
 MAX_BODY = 65536  # an SDP (or any answer body) longer than this is refused
@@ -85,6 +88,9 @@ class RtspClient:
         self._early_bytes = 0
         self._fresh = False
         self.skipped = 0  # bytes between frames that were no RTSP message (resynchronised over)
+        #: Per channel, what takes a run of its frames at once (instead of its handler per frame).
+        self.runners: list[Runner | None] = [None] * 256
+        self._room = 0  # what the last receive was given room for
 
     # -- handshake ------------------------------------------------------------------------------
     def _remaining(self) -> float:
@@ -192,6 +198,7 @@ class RtspClient:
             self._start, self._fill = 0, n
         if timeout:
             self.sock.settimeout(timeout)
+        self._room = len(self.buf) - self._fill
         try:
             n = self.sock.recv_into(self.mv[self._fill:])
         except TimeoutError:
@@ -286,13 +293,15 @@ class RtspClient:
         total = 0
         while True:
             try:
-                n = self._recv(0.0)
+                n, room = self._recv(0.0), self._room
             except BlockingIOError:
                 return total
             total += n
             self._dispatch(handlers)
-            if n < len(self.buf) // 4:
-                return total  # the kernel buffer is very likely empty now: save the EAGAIN call
+            if n < room:
+                # A TCP receive takes everything queued up to the room it is given: less than the
+                # room means the socket is empty now. Stop, rather than pay a failing call.
+                return total
 
     def _dispatch(self, handlers: list[Handler | None]) -> None:
         if self._early:
@@ -301,11 +310,18 @@ class RtspClient:
                 h = handlers[frame[1]] if frame[1] < len(handlers) else None
                 if h is not None:
                     h(memoryview(frame), 4, len(frame))
-        buf, mv = self.buf, self.mv
+        buf, mv, runners = self.buf, self.mv, self.runners
         start, fill = self._start, self._fill
         nh = len(handlers)
         while fill - start >= 4:
             if buf[start] == 0x24:
+                run = runners[buf[start + 1]]
+                if run is not None:
+                    stop = run(buf, mv, start, fill)
+                    if stop == start:
+                        break  # its next frame is incomplete
+                    start = stop
+                    continue
                 end = start + 4 + ((buf[start + 2] << 8) | buf[start + 3])
                 if end > fill:
                     break

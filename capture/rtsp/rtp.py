@@ -113,6 +113,22 @@ class Depacketizer:
     def push(self, mv: memoryview, start: int, end: int) -> None:
         raise NotImplementedError
 
+    def consume(self, buf: bytearray, mv: memoryview, start: int, fill: int) -> int:
+        """Every complete interleaved frame (`$`, channel, length, RTP packet) in a row from
+        `buf[start:fill]` on the channel of the frame at `start`; returns where it stopped: at a
+        frame of another channel, at anything but a frame, or at an incomplete frame (then
+        nothing more can be done until more bytes come). One call for a run of packets instead
+        of one per packet; the codecs override it with their fast paths."""
+        ch = buf[start + 1]
+        push = self.push
+        while fill - start >= 4 and buf[start] == 0x24 and buf[start + 1] == ch:
+            end = start + 4 + ((buf[start + 2] << 8) | buf[start + 3])
+            if end > fill:
+                break
+            push(mv, start + 4, end)
+            start = end
+        return start
+
     @staticmethod
     def header(mv: memoryview, start: int, end: int) -> tuple[int, int, int, bool, int]:
         """(payload start, sequence, timestamp, marker, payload end) of the RTP packet at mv[start:end]."""

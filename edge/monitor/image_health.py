@@ -100,12 +100,20 @@ class HealthService(PeriodicService):
 
     def tick(self) -> None:
         self.worker_alarms()
+        if not self.cfg.enabled:
+            return
         now = time.monotonic()
         # 0.9: a tick that wakes a little early still counts, or every other pass would be skipped.
-        if not self.cfg.enabled or now - self._last_image_pass < 0.9 * self.cfg.interval_seconds:
-            return
-        self._last_image_pass = now
+        due = now - self._last_image_pass >= 0.9 * self.cfg.interval_seconds
+        if due:
+            self._last_image_pass = now
         for cam_id in list(self.workers):
+            st = self.cameras.get(cam_id)
+            # A camera not yet judged (just started or just added) is judged at the first tick
+            # that has its picture, not a whole interval after start: its reference view is
+            # commissioned and its first verdict given within seconds of it recording.
+            if not due and st is not None and (st.samples or st.decode_errors):
+                continue
             sample = self.sampler.take(cam_id)
             if sample is None:
                 continue
