@@ -7,6 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests run beside real daemons and simulators on a 2-core box (pytest-xdist): data
+# generation there is sometimes slow, which says nothing about the code under test. The examples
+# and their assertions stay as each test sets them.
+settings.register_profile("edge", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("edge")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
