@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -46,7 +46,7 @@ from storage.clock import DAY_US, Clock
 from storage.delete_record import deletion_counters, detail_for
 from storage.fsutil import fsync_dir
 from storage.holds import Hold, HoldStore
-from storage.index import SEGMENT_COLUMNS, Segment
+from storage.index import SEGMENT_COLUMNS, Segment, segment_from_row
 from storage.layout import day_name
 from storage.register import SYSTEM, AccessRegister
 from storage.store import SegmentStore
@@ -64,7 +64,6 @@ BATCH = 2000
 #: rows stay 'deleting' meanwhile; ~1 KB each in memory).
 FINISH = 50_000
 #: Register actions that prove a deletion (checked by `unrecorded_deletes`).
-DELETE_ACTIONS = ("retention_delete", "floor_breach")
 
 
 @dataclass
@@ -102,17 +101,6 @@ class _Unfinished:
     current: dict[str, tuple[str, int]] = field(default_factory=dict)
     #: Day directories the sweep moved past (for a camera): candidates for removal when empty.
     passed: set[str] = field(default_factory=set)
-
-
-_FIELDS = tuple(f.name for f in fields(Segment))
-
-
-def _segment(row: tuple[object, ...], new: Callable[..., Segment] = object.__new__) -> Segment:
-    """`Segment(*row)` without the frozen dataclass's 18 `object.__setattr__` calls (a sweep makes
-    one per row it reads: ~90 000 for a day of 64 cameras)."""
-    seg = new(Segment)
-    seg.__dict__.update(zip(_FIELDS, row, strict=True))
-    return seg
 
 
 @contextmanager
@@ -185,7 +173,7 @@ class RetentionEngine:
             if not rows:
                 return
             for row in rows:
-                yield _segment(row)
+                yield segment_from_row(row)
             if len(rows) < size:
                 return
             end, sid = rows[-1][4], rows[-1][0]
