@@ -64,9 +64,10 @@ def runs_of(segs: Iterable[_Deleted]) -> list[list[Any]]:
     return out
 
 
-def detail_for(reason: str, segs: Sequence[_Deleted]) -> dict[str, Any]:
-    """The detail of the register entry that records deleting `segs`."""
-    return {"reason": reason, "count": len(segs), "runs": runs_of(segs)}
+def detail_for(reason: str, segs: Sequence[_Deleted], runs: list[list[Any]] | None = None) -> dict[str, Any]:
+    """The detail of the register entry that records deleting `segs` (`runs`: their `runs_of`, when
+    the caller has it already)."""
+    return {"reason": reason, "count": len(segs), "runs": runs_of(segs) if runs is None else runs}
 
 
 def runs_in(detail: dict[str, Any]) -> Iterator[Run]:

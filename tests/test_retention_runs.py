@@ -18,7 +18,7 @@ from storage.retention_check import deletes_under_floor, unrecorded_deletes
 from storage.verify import verify_store
 
 
-def old_form(reason: str, segs: list[Any]) -> dict[str, Any]:
+def old_form(reason: str, segs: list[Any], runs: Any = None) -> dict[str, Any]:
     """The detail the sweep wrote before the runs form."""
     return {"reason": reason, "segments": [[s.camera, s.seq, s.sha256, s.chain] for s in segs]}
 
@@ -58,6 +58,39 @@ def test_runs_per_camera_split_where_a_held_segment_is_skipped(tmp_path: Path) -
         hand_delete(box, a[2])
         assert problems(box) == ["UNRECORDED DELETE a #2: state 'deleted' but no retention record in the"
                                  " access register"]
+    finally:
+        box.close()
+
+
+def test_runs_mark_exactly_their_rows_and_a_row_changed_since_the_scan_fails_the_batch_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are marked deleted per run (one UPDATE over a seq range): the held row between two runs
+    stays stored, and a row that left 'stored' between the scan and the mark makes the batch record
+    and delete nothing (no register entry for rows it did not delete); the next sweep does it."""
+    box = Box(tmp_path / "store")
+    try:
+        a = [add_aged(box.store, "a", 40 - i / 100) for i in range(5)]
+        box.holds.create("a", a[2].start_us, a[2].end_us, "evidence", "CQ-1", "officer1")
+        claim = box.store.pins.claim
+
+        def quarantine_first(items: list[Any], key: Any, action: Any) -> list[Any]:
+            with box.store.index.write() as c:
+                c.execute("UPDATE segments SET state='quarantined' WHERE id=?", (a[3].id,))
+            return claim(items, key, action)
+
+        monkeypatch.setattr(box.store.pins, "claim", quarantine_first)
+        with pytest.raises(RuntimeError, match="1 of 4 segments are no longer stored"):
+            box.engine.sweep(need_bytes=10**12)
+        states = [r[0] for r in box.store.index.reader().execute("SELECT state FROM segments ORDER BY seq")]
+        assert states == ["stored", "stored", "stored", "quarantined", "stored"]
+        assert entries(box) == [] and all(box.store.path_of(s).exists() for s in a)
+        monkeypatch.undo()
+        res = box.engine.sweep(need_bytes=10**12)
+        assert res.deleted == 3 and res.skipped_held == 1
+        states = [r[0] for r in box.store.index.reader().execute("SELECT state FROM segments ORDER BY seq")]
+        assert states == ["deleted", "deleted", "stored", "quarantined", "deleted"]
+        (entry,) = entries(box)
+        assert entry.detail["runs"] == [["a", 0, 1, a[1].chain], ["a", 4, 4, a[4].chain]]
     finally:
         box.close()
 
