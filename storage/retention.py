@@ -46,7 +46,7 @@ from storage.clock import DAY_US, Clock
 from storage.delete_record import deletion_counters, detail_for, runs_of
 from storage.fsutil import fsync_dir
 from storage.holds import Hold, HoldStore
-from storage.index import SEGMENT_COLUMNS, Segment, segment_from_row
+from storage.index import SWEEP_COLUMNS, SweepRow
 from storage.layout import day_name
 from storage.register import SYSTEM, AccessRegister
 from storage.store import SegmentStore
@@ -86,9 +86,9 @@ class SweepResult:
 class _Unfinished:
     """Batches whose files are unlinked but whose directories are not yet fsynced (their register
     entries still in the `UNLINKING_META` list)."""
-    batches: list[list[Segment]] = field(default_factory=list)
+    batches: list[list[SweepRow]] = field(default_factory=list)
     #: Batches marked whose unlinks run in `unlinker`: (future, segments, [entry id], kind).
-    unlinking: list[tuple[Future[list[tuple[Segment, OSError]]], list[Segment], list[int], tuple[str, str]]] = \
+    unlinking: list[tuple[Future[list[tuple[SweepRow, OSError]]], list[SweepRow], list[int], tuple[str, str]]] = \
         field(default_factory=list)
     unlinker: ThreadPoolExecutor | None = None
     #: Register entry ids of those batches whose files all went (a failed unlink keeps its batch's
@@ -117,7 +117,7 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _held(seg: Segment, holds: list[Hold]) -> bool:
+def _held(seg: SweepRow, holds: list[Hold]) -> bool:
     return any(h.covers(seg.camera, seg.start_us, seg.end_us) for h in holds)
 
 
@@ -144,7 +144,7 @@ class RetentionEngine:
         self.deleted_total = 0
         self.breaches_total = 0
         #: Called with each deleted batch (after phase 3), e.g. to update metrics.
-        self.on_deleted: Callable[[list[Segment]], None] | None = None
+        self.on_deleted: Callable[[list[SweepRow]], None] | None = None
         #: (holds in force, (end_us, id) of the last row of the leading run of held rows): the
         #: next sweep starts after it instead of re-reading rows a hold keeps (possibly for years).
         self._held_head: tuple[tuple[object, ...], tuple[int, int]] | None = None
@@ -159,7 +159,7 @@ class RetentionEngine:
     def max_cutoff(self, now_us: int) -> int | None:
         return None if self.cfg.max_days is None else now_us - int(self.cfg.max_days * DAY_US)
 
-    def _pages(self, after: tuple[int, int] = (-(2**62), -1)) -> Iterator[Segment]:
+    def _pages(self, after: tuple[int, int] = (-(2**62), -1)) -> Iterator[SweepRow]:
         end, sid = after
         # Pages grow: most sweeps stop within their first rows (the floor), and a big one reads
         # few, big pages (each query after a commit re-reads its pages from the OS: with 2,000-row
@@ -167,13 +167,12 @@ class RetentionEngine:
         size = FIRST_PAGE
         while True:
             rows = self.index.reader().execute(
-                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE state='stored' AND (end_us, id) > (?, ?)"
+                f"SELECT {SWEEP_COLUMNS} FROM segments WHERE state='stored' AND (end_us, id) > (?, ?)"
                 " ORDER BY end_us, id LIMIT ?", (end, sid, size),
             ).fetchall()
             if not rows:
                 return
-            for row in rows:
-                yield segment_from_row(row)
+            yield from map(SweepRow._make, rows)
             if len(rows) < size:
                 return
             end, sid = rows[-1][4], rows[-1][0]
@@ -196,7 +195,7 @@ class RetentionEngine:
         start = head[1] if head is not None and head[0] == fingerprint else (-(2**62), -1)
         leading = True  # every row read so far was held: the head may move on
         pins = self.store.pins
-        batch: list[Segment] = []
+        batch: list[SweepRow] = []
         batch_kind: tuple[str, str] | None = None
         pending = 0  # bytes in `batch`
         marked = 0  # bytes of the batches marked (their files being unlinked, or gone)
@@ -247,14 +246,14 @@ class RetentionEngine:
         res.seconds = time.monotonic() - t0
         return res
 
-    def _delete(self, batch: list[Segment], kind: tuple[str, str], res: SweepResult, todo: _Unfinished) -> int:
+    def _delete(self, batch: list[SweepRow], kind: tuple[str, str], res: SweepResult, todo: _Unfinished) -> int:
         """Phase 1 of one batch, and its unlinks started; `_finish` collects them, fsyncs and takes
         the batch off the unlink list. Returns the bytes of the segments it marked."""
         action, reason = kind
 
         entry: list[int] = []
 
-        def mark(free: list[Segment]) -> None:
+        def mark(free: list[SweepRow]) -> None:
             # The record, the rows and the unlink list in ONE transaction (one commit per batch),
             # while no reader can pin one of them. Committed together, a crash leaves all or none.
             now = self.clock.now_us()

@@ -10,10 +10,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from storage.index import Index, Segment
 
 #: Indexes the retention code relies on (kept here, next to the queries that need them).
+
+
+class _Removed(Protocol):
+    """What `removed` reads of a deleted segment (a Segment, or a sweep's SweepRow)."""
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def camera(self) -> str: ...
+
+    @property
+    def bytes(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ class StoreTotals:
             seg.end_us if t.newest_end_us is None else max(t.newest_end_us, seg.end_us),
         )
 
-    def removed(self, segs: Iterable[Segment], refresh_oldest: bool = True) -> None:
+    def removed(self, segs: Iterable[_Removed], refresh_oldest: bool = True) -> None:
         """Take deleted segments out of the totals. With `refresh_oldest=False` only the counts and
         bytes change: the caller (a retention sweep) calls `refresh_oldest` once for the cameras it
         touched, instead of one query per camera per batch."""

@@ -14,19 +14,27 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from storage.delete_record import runs_in
 from storage.fsutil import fsync_dir
-from storage.index import Segment
 from storage.store import SegmentStore
+
+
+class _HasPath(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=_HasPath)
 
 #: Meta key: JSON list of the register entries (ids) whose segments' files may not all be unlinked.
 UNLINKING_META = "retention.unlinking"
 
 
-def unlink_all(root: str, segs: list[Segment]) -> list[tuple[Segment, OSError]]:
+def unlink_all(root: str, segs: list[_Row]) -> list[tuple[_Row, OSError]]:
     """Unlink the segments' files (already gone is fine); the ones that failed, with why."""
-    failed: list[tuple[Segment, OSError]] = []
+    failed: list[tuple[_Row, OSError]] = []
     for seg in segs:
         try:
             os.unlink(root + seg.path)  # plain strings: pathlib per segment was a third of the cost

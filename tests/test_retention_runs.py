@@ -18,9 +18,13 @@ from storage.retention_check import deletes_under_floor, unrecorded_deletes
 from storage.verify import verify_store
 
 
-def old_form(reason: str, segs: list[Any], runs: Any = None) -> dict[str, Any]:
-    """The detail the sweep wrote before the runs form."""
-    return {"reason": reason, "segments": [[s.camera, s.seq, s.sha256, s.chain] for s in segs]}
+def old_form(box: Box) -> Any:
+    """`detail_for` as the sweep wrote it before the runs form (every segment with its SHA-256,
+    which the sweep no longer reads: looked up in the index)."""
+    def detail(reason: str, segs: list[Any], runs: Any = None) -> dict[str, Any]:
+        sha = {s.id: box.store.index.segment_by_id(s.id).sha256 for s in segs}  # type: ignore[union-attr]
+        return {"reason": reason, "segments": [[s.camera, s.seq, sha[s.id], s.chain] for s in segs]}
+    return detail
 
 
 def problems(box: Box) -> list[str]:
@@ -101,7 +105,7 @@ def test_a_store_with_old_and_new_entries_verifies_and_a_hand_deletion_is_still_
     try:
         a = [add_aged(box.store, "a", 45 - i) for i in range(8)]  # 45..38 days old
         b = [add_aged(box.store, "b", 45.5 - i) for i in range(8)]
-        monkeypatch.setattr(storage.retention, "detail_for", old_form)
+        monkeypatch.setattr(storage.retention, "detail_for", old_form(box))
         back = int(9.75 * 86_400_000_000)
         box.clock.advance(-back)  # first only what is over 39.75 days old goes, in the old form
         assert box.engine.sweep(need_bytes=10**12).deleted == 12
@@ -169,7 +173,7 @@ def test_recovery_finishes_the_unlinks_of_either_form(tmp_path: Path, monkeypatc
         held = old.pop(2)
         box.holds.create("a", held.start_us, held.end_us, "evidence", "CQ-2", "officer1")
         if form == "old":
-            monkeypatch.setattr(storage.retention, "detail_for", old_form)
+            monkeypatch.setattr(storage.retention, "detail_for", old_form(box))
         monkeypatch.setattr(storage.retention, "unlink_all", lambda root, segs: [])  # "crashed" before the unlinks
         assert box.engine.sweep(need_bytes=10**12).deleted == 5
         monkeypatch.undo()
@@ -190,7 +194,7 @@ def test_the_breach_counter_counts_both_forms(tmp_path: Path, monkeypatch: pytes
     box = Box(tmp_path / "store", on_full="overwrite_oldest")
     try:
         young = [add_aged(box.store, cam, 5 - i / 100) for i in range(3) for cam in ("a", "b")]
-        monkeypatch.setattr(storage.retention, "detail_for", old_form)
+        monkeypatch.setattr(storage.retention, "detail_for", old_form(box))
         assert box.engine.sweep(need_bytes=2000, reason="disk_full", allow_breach=True).breaches == 2
         monkeypatch.undo()
         assert box.engine.sweep(need_bytes=3000, reason="disk_full", allow_breach=True).breaches == 3
