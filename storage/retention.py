@@ -19,7 +19,7 @@ Deletion is two-phase (as Kafka deletes log segments):
      set unlinked from is fsynced once (not once per batch: a day's sweep touches the same day
      directory of every camera in every batch), then the set's ids leave the list in one small
      transaction. Emptied day directories of past days are removed after that.
-One row update per segment, not two (a 'deleting' mark and then a 'deleted' one): at 30 days x
+One row update per run, not two per segment (a 'deleting' mark and then a 'deleted' one): at 30 days x
 64 cameras the second pass through the indexes was a fifth of a one-day sweep. The rows stay in
 the chain, so `edge verify` still checks every link and can tell "deleted by retention" (a
 register record exists) from "missing". The register entry commits with the rows: a crash before
@@ -60,10 +60,9 @@ FIRST_PAGE = 256
 PAGE = 10_000
 #: Segments per register entry, and per transaction: a one-day sweep of 64 cameras is 46 commits.
 BATCH = 2000
-#: At most this many deleted segments wait for the directory fsyncs and the 'deleted' mark (their
-#: rows stay 'deleting' meanwhile; ~1 KB each in memory).
+#: At most this many deleted segments wait for their directory fsyncs and for their batches to
+#: leave the unlink list (their rows are 'deleted' already; ~200 bytes each in memory).
 FINISH = 50_000
-#: Register actions that prove a deletion (checked by `unrecorded_deletes`).
 
 
 @dataclass
@@ -143,7 +142,7 @@ class RetentionEngine:
         self.totals = totals if totals is not None else StoreTotals(store.index)
         self.deleted_total = 0
         self.breaches_total = 0
-        #: Called with each deleted batch (after phase 3), e.g. to update metrics.
+        #: Called with each deleted batch (once its unlinks are durable), e.g. to update metrics.
         self.on_deleted: Callable[[list[SweepRow]], None] | None = None
         #: (holds in force, (end_us, id) of the last row of the leading run of held rows): the
         #: next sweep starts after it instead of re-reading rows a hold keeps (possibly for years).
